@@ -1,0 +1,47 @@
+"""minigrad: a small, fast, readable autograd engine on NumPy.
+
+>>> import minigrad as mg
+>>> x = mg.Variable([1.0, 2.0, 3.0])
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad.data
+array([2., 4., 6.], dtype=float32)
+"""
+
+from minigrad import functions
+from minigrad import functions as F
+from minigrad.core import (
+    Function,
+    Parameter,
+    Variable,
+    as_variable,
+    detect_anomaly,
+    enable_grad,
+    get_default_dtype,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+)
+from minigrad.gradcheck import gradcheck, gradgradcheck, numerical_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Variable",
+    "Parameter",
+    "Function",
+    "as_variable",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "grad",
+    "detect_anomaly",
+    "set_default_dtype",
+    "get_default_dtype",
+    "gradcheck",
+    "gradgradcheck",
+    "numerical_grad",
+    "functions",
+    "F",
+]

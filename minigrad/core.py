@@ -1,0 +1,920 @@
+"""The engine: Variable, Function, Parameter, the backward pass and the grad modes.
+
+A `Function` call records one node of the graph: its inputs (strongly) and its outputs (weakly,
+so that dropping the final output frees the whole graph by reference counting alone).
+`Variable.backward` walks the recorded graph once, in a topological order found without
+recursion, and leaves the gradients on the leaves.
+
+This module imports nothing of minigrad at import time: `minigrad.functions` attaches the
+operator and method forms (`+`, `@`, `.sum()`, ...) to `Variable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+__all__ = [
+    "Variable",
+    "Parameter",
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "grad",
+    "detect_anomaly",
+    "set_default_dtype",
+    "get_default_dtype",
+    "as_variable",
+    "ModuleCall",
+    "module_scope",
+]
+
+
+# --------------------------------------------------------------------------- global state
+
+
+class _State:
+    """Process-wide engine switches, read on every op (module globals are slower to write)."""
+
+    __slots__ = (
+        "grad_enabled",
+        "anomaly",
+        "scope",
+        "default_dtype",
+        "create_graph",
+        "retain_graph",
+    )
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        # The module call that is running, recorded by every Function for the graph pictures.
+        self.scope: Any = None
+        self.default_dtype: np.dtype = np.dtype(np.float32)
+        # True while a backward records itself (create_graph=True): built-in backward passes
+        # then see Variables instead of ndarrays.
+        self.create_graph = False
+        self.retain_graph = False
+
+
+_state = _State()
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype of new Parameters and of Variables made from Python floats (float32 or float64)."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    _state.default_dtype = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of new Parameters (float32 unless `set_default_dtype` changed it)."""
+    return _state.default_dtype
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (outside `no_grad`)."""
+    return _state.grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Sets whether ops record the graph; a context manager and a decorator."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_state.grad_enabled)
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._prev.pop()
+
+
+def no_grad() -> _GradMode:
+    """Context manager (and decorator) inside which ops record nothing and need no grads.
+
+    >>> with no_grad():
+    ...     y = model(x)          # y.creator is None
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager (and decorator) that turns recording back on, e.g. inside `no_grad`."""
+    return _GradMode(True)
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise as soon as an op produces a NaN or inf, in forward or in backward.
+
+    The error names the op and shows where in the user's code that op was called, so a
+    NaN can be traced to its source. Slow (it records a stack per op): for debugging only.
+    """
+    prev = _state.anomaly
+    _state.anomaly = True
+    try:
+        yield
+    finally:
+        _state.anomaly = prev
+
+
+class ModuleCall:
+    """One running call of a Module's forward, recorded by each Function made inside it.
+
+    `parent` is the enclosing call (None at the top), so nested modules give nested boxes
+    in graph pictures. Created by `Module.__call__` through `module_scope`.
+    """
+
+    __slots__ = ("module", "parent")
+
+    def __init__(self, module: Any, parent: ModuleCall | None) -> None:
+        self.module = module
+        self.parent = parent
+
+
+@contextlib.contextmanager
+def module_scope(module: Any) -> Iterator[ModuleCall]:
+    """Mark the ops run inside the `with` block as belonging to a call of `module`."""
+    prev = _state.scope
+    call = ModuleCall(module, prev)
+    _state.scope = call
+    try:
+        yield call
+    finally:
+        _state.scope = prev
+
+
+# --------------------------------------------------------------------------- Variable
+
+
+def _to_array(data: Any, where: str) -> np.ndarray:
+    """Convert Python scalars, lists and NumPy scalars to an ndarray; anything else is a TypeError."""
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, bool | int | float | np.generic | list | tuple):
+        arr = np.asarray(data)
+        if arr.dtype == object:
+            raise TypeError(f"{where}: cannot make an array of numbers from {data!r}")
+        # Python floats become the default dtype, as a Parameter would; NumPy scalars keep theirs.
+        if arr.dtype.kind == "f" and not isinstance(data, np.generic):
+            arr = arr.astype(_state.default_dtype, copy=False)
+        return arr
+    raise TypeError(
+        f"{where}: expected an ndarray, a list or a Python number, got {type(data).__name__}"
+    )
+
+
+class Variable:
+    """A node of the graph holding an ndarray `data` and, after backward, its `grad`.
+
+    `Variable(data, name=None, requires_grad=None)`: `data` is an ndarray (Python numbers and
+    lists are converted, floats to the default dtype). `requires_grad` defaults to True for
+    floating data and False otherwise. Variables hash and compare by identity.
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "name",
+        "creator",
+        "requires_grad",
+        "_retain",
+        "_hooks",
+        "__weakref__",
+    )
+    # An ndarray on the left of an operator must hand over to the Variable's reflected method.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, name: str | None = None, requires_grad: bool | None = None):
+        if type(data) is not np.ndarray:
+            if isinstance(data, Variable):
+                raise TypeError("Variable: data is already a Variable; use .detach() or .data")
+            data = _to_array(data, "Variable")
+        floating = data.dtype.kind in "fc"
+        if requires_grad is None:
+            requires_grad = floating
+        elif requires_grad and not floating:
+            raise TypeError(
+                f"Variable: only floating data can require grad, got dtype {data.dtype}"
+            )
+        self.data: np.ndarray = data
+        self.grad: Variable | None = None
+        self.name = name
+        self.creator: Function | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self._retain = False
+        self._hooks: list[Callable[[Variable], Variable | None]] | None = None
+
+    # -- array-like properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of `data`."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions of `data`."""
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """The number of elements of `data`."""
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of `data`."""
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a Variable made by the user rather than by an op."""
+        return self.creator is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, prefix="Variable(", threshold=20, edgeitems=2)
+        extra = []
+        if self.name is not None:
+            extra.append(f"name={self.name!r}")
+        if self.creator is not None:
+            extra.append(f"creator={self.creator.name}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.data.dtype != np.float64:
+            extra.append(f"dtype={self.data.dtype}")
+        tail = ", ".join(extra)
+        return f"{type(self).__name__}({body}{', ' + tail if tail else ''})"
+
+    def item(self) -> Any:
+        """The value of a one-element Variable as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a one-element Variable converts to a number, got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (not a copy)."""
+        return self.data
+
+    # -- graph handling
+    def detach(self) -> Variable:
+        """A new leaf sharing `data`, cut from the graph and not requiring grad."""
+        return Variable(self.data, name=self.name, requires_grad=False)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf Variable after backward (leaves always keep it)."""
+        self._retain = True
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (`grad` becomes None)."""
+        self.grad = None
+
+    cleargrad = zero_grad
+
+    def register_hook(self, hook: Callable[[Variable], Variable | None]) -> _HookHandle:
+        """Call `hook(grad)` when this Variable's gradient is computed in backward.
+
+        The hook may return a new gradient (a Variable of the same shape) to use instead.
+        Returns a handle whose `remove()` unregisters the hook.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this Variable does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def backward(
+        self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Compute the gradient of this Variable with respect to every leaf it depends on.
+
+        `grad` (ndarray, number or Variable of this Variable's shape) defaults to ones for a
+        one-element output. Leaves accumulate into `.grad`. Unless `retain_graph`, the graph's
+        saved arrays are released and a second backward through it raises. With
+        `create_graph`, the backward pass is itself recorded, for higher derivatives.
+        """
+        _run_backward([self], [grad], retain_graph, create_graph, inputs=None)
+
+    def _display(self) -> str:
+        return self.name or ""
+
+    def _repr_svg_(self) -> str | None:
+        # Lazy: viz needs graphviz, which `import minigrad` must not import.
+        try:
+            from minigrad.viz import _repr_svg_for
+        except ImportError:
+            return None
+        return _repr_svg_for(self)
+
+    __hash__ = object.__hash__
+
+    if TYPE_CHECKING:
+        # Attached at import time by minigrad.functions; declared here for type checkers.
+        def __add__(self, other: Any) -> Variable: ...
+        def __radd__(self, other: Any) -> Variable: ...
+        def __sub__(self, other: Any) -> Variable: ...
+        def __rsub__(self, other: Any) -> Variable: ...
+        def __mul__(self, other: Any) -> Variable: ...
+        def __rmul__(self, other: Any) -> Variable: ...
+        def __truediv__(self, other: Any) -> Variable: ...
+        def __rtruediv__(self, other: Any) -> Variable: ...
+        def __pow__(self, other: Any) -> Variable: ...
+        def __rpow__(self, other: Any) -> Variable: ...
+        def __matmul__(self, other: Any) -> Variable: ...
+        def __rmatmul__(self, other: Any) -> Variable: ...
+        def __neg__(self) -> Variable: ...
+        def __pos__(self) -> Variable: ...
+        def __getitem__(self, index: Any) -> Variable: ...
+        def reshape(self, *shape: Any) -> Variable: ...
+        def transpose(self, *axes: Any) -> Variable: ...
+        def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Variable: ...
+        def broadcast_to(self, shape: tuple[int, ...]) -> Variable: ...
+        def sum_to(self, shape: tuple[int, ...]) -> Variable: ...
+        def sum(self, axis: Any = None, keepdims: bool = False) -> Variable: ...
+        def mean(self, axis: Any = None, keepdims: bool = False) -> Variable: ...
+        def max(self, axis: Any = None, keepdims: bool = False) -> Variable: ...
+        def min(self, axis: Any = None, keepdims: bool = False) -> Variable: ...
+        def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Variable: ...
+        def exp(self) -> Variable: ...
+        def log(self) -> Variable: ...
+        def sqrt(self) -> Variable: ...
+        def abs(self) -> Variable: ...
+        def tanh(self) -> Variable: ...
+        def clip(self, lo: float | None, hi: float | None) -> Variable: ...
+        def sigmoid(self) -> Variable: ...
+        def relu(self) -> Variable: ...
+        def leaky_relu(self, slope: float = 0.01) -> Variable: ...
+        def softmax(self, axis: int = -1) -> Variable: ...
+        def log_softmax(self, axis: int = -1) -> Variable: ...
+        def matmul(self, other: Any) -> Variable: ...
+        def dot(self, other: Any) -> Variable: ...
+        @property
+        def T(self) -> Variable: ...
+        @property
+        def mT(self) -> Variable: ...
+
+
+class _HookHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list[Any], hook: Any) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        with contextlib.suppress(ValueError):
+            self._hooks.remove(self._hook)
+
+
+class Parameter(Variable):
+    """A learnable leaf Variable: always requires grad; Python numbers take the default dtype.
+
+    Optimizers update `param.data` in place, so arrays shared with `TwoLayerNet.params`
+    stay the same objects.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, name: str | None = None, dtype: Any = None):
+        if isinstance(data, Variable):
+            data = data.data
+        if type(data) is not np.ndarray:
+            data = _to_array(data, "Parameter")
+        if dtype is not None:
+            data = data.astype(dtype, copy=False)
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter: expected floating data, got dtype {data.dtype}")
+        super().__init__(data, name=name, requires_grad=True)
+
+
+def as_variable(x: Any) -> Variable:
+    """Return `x` if it is a Variable, else wrap it as a constant (no grad)."""
+    if isinstance(x, Variable):
+        return x
+    return Variable(_to_array(x, "as_variable"), requires_grad=False)
+
+
+def _as_const(x: Any, op: str) -> Any:
+    """An op's constant input: ndarrays and Python numbers stay as they are (no copy)."""
+    if type(x) is np.ndarray or type(x) is float or type(x) is int:
+        return x
+    if isinstance(x, np.ndarray | bool | int | float):
+        return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    if isinstance(x, list | tuple):
+        return _to_array(x, op)
+    raise TypeError(f"{op}: expected a Variable, an ndarray or a number, got {type(x).__name__}")
+
+
+# --------------------------------------------------------------------------- Function
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if (
+            ch.isupper()
+            and i
+            and (name[i - 1].islower() or (i + 1 < len(name) and name[i + 1].islower()))
+        ):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+class Function:
+    """One differentiable operation; subclass it to define an op.
+
+    `forward(self, *xs)` takes ndarrays and returns an ndarray (or a tuple of them);
+    `backward(self, *gys)` takes the gradients of the outputs and returns one gradient per
+    input (or None for an input that needs none, see `self.needs_input_grad`). Attributes
+    set on `self` in `forward` are what is saved for backward; they are dropped after
+    backward unless `retain_graph=True`.
+
+    A user-defined backward receives and returns Variables. Built-in ops set `fast = True`:
+    their backward is written once against operations that ndarrays and Variables share, and
+    receives ndarrays unless `create_graph=True` (wrapping every gradient costs ~2x).
+    """
+
+    __slots__ = (
+        "inputs",
+        "outputs",
+        "needs_input_grad",
+        "generation",
+        "scope",
+        "released",
+        "stack",
+        "_xs",
+        "_ys",
+        "__dict__",
+        "__weakref__",
+    )
+
+    inputs: tuple[Any, ...]
+    outputs: list[weakref.ref[Variable]]
+    needs_input_grad: tuple[bool, ...]
+    generation: int
+    scope: ModuleCall | None
+    released: bool
+    stack: list[traceback.FrameSummary]
+    _xs: Any
+    _ys: Any
+
+    fast = False
+    #: The op's name, as errors and graph pictures show it; by default the class name in
+    #: snake_case (`SoftmaxCrossEntropy` -> `softmax_cross_entropy`).
+    name = "function"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = _snake(cls.__name__)
+
+    def label(self) -> str:
+        """The text of this op's node in a graph picture (e.g. `sum axis=1`)."""
+        return self.name
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    def __call__(self, *inputs: Any) -> Any:
+        """Run forward on the inputs' data; record the node if any input requires grad."""
+        xs = []
+        needs = []
+        record = False
+        grad_on = _state.grad_enabled
+        for x in inputs:
+            if isinstance(x, Variable):
+                xs.append(x.data)
+                need = grad_on and x.requires_grad
+                record = record or need
+                needs.append(need)
+            else:
+                xs.append(_as_const(x, self.name))
+                needs.append(False)
+        if _state.anomaly:
+            self.stack = _user_stack()
+        ys = self.forward(*xs)
+        multi = type(ys) is tuple
+        if not multi:
+            ys = (ys,)
+        if _state.anomaly:
+            _check_finite(self, ys, "forward")
+        if not record:
+            outs = [Variable(y, requires_grad=False) for y in ys]
+            return tuple(outs) if multi else outs[0]
+        self.inputs = inputs
+        self._xs = xs
+        self._ys = ys
+        self.needs_input_grad = tuple(needs)
+        self.released = False
+        self.scope = _state.scope
+        gen = 0
+        for x in inputs:
+            if isinstance(x, Variable) and x.creator is not None:
+                g = x.creator.generation
+                if g > gen:
+                    gen = g
+        self.generation = gen + 1
+        outs = []
+        for y in ys:
+            v = Variable(y, requires_grad=False)
+            v.requires_grad = True
+            v.creator = self
+            outs.append(v)
+        self.outputs = [weakref.ref(v) for v in outs]
+        return tuple(outs) if multi else outs[0]
+
+    # -- what a backward reads: ndarrays on the fast path, Variables when recording it
+    @property
+    def saved_inputs(self) -> tuple[Any, ...]:
+        """The inputs for backward: ndarrays, or Variables (and constants) under create_graph."""
+        if _state.create_graph:
+            return self.inputs
+        return tuple(self._xs)
+
+    @property
+    def saved_outputs(self) -> tuple[Any, ...]:
+        """The outputs for backward: ndarrays, or Variables under create_graph."""
+        if _state.create_graph:
+            outs = []
+            for ref, y in zip(self.outputs, self._ys):
+                v = ref()
+                outs.append(v if v is not None else Variable(y, requires_grad=False))
+            return tuple(outs)
+        return self._ys
+
+    @property
+    def frees_saved(self) -> bool:
+        """True inside a backward after which the saved arrays are freed (no retain_graph):
+        the backward may then reuse them as output buffers."""
+        return not _state.retain_graph
+
+    def _release(self) -> None:
+        self.released = True
+        self._xs = None
+        self._ys = None
+        self.__dict__.clear()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} gen={getattr(self, 'generation', '?')}>"
+
+
+# --------------------------------------------------------------------------- anomaly mode
+
+
+def _user_stack() -> list[traceback.FrameSummary]:
+    """The call stack, minus minigrad's own frames, for anomaly reports."""
+    frames = traceback.extract_stack()[:-2]
+    pkg = __file__.rsplit("/", 1)[0]
+    return [f for f in frames if not f.filename.startswith(pkg)]
+
+
+def _where(f: Function) -> str:
+    try:
+        stack = f.stack
+    except AttributeError:
+        stack = None
+    if not stack:
+        return " (no call site recorded: the op ran before detect_anomaly was entered)"
+    return "; it was called at:\n" + "".join(traceback.format_list(stack[-3:]))
+
+
+def _check_finite(f: Function, arrays: Iterable[Any], phase: str) -> None:
+    for i, a in enumerate(arrays):
+        if a is None:
+            continue
+        a = a.data if isinstance(a, Variable) else np.asarray(a)
+        if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+            kind = "NaN" if np.isnan(a).any() else "inf"
+            what = "output" if phase == "forward" else "gradient of input"
+            raise FloatingPointError(
+                f"detect_anomaly: {f.name} produced {kind} in its {phase} ({what} {i}, "
+                f"shape {a.shape}){_where(f)}"
+            )
+
+
+# --------------------------------------------------------------------------- backward engine
+
+
+def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
+    """Functions reachable from the roots in an order where every consumer precedes its inputs.
+
+    Kahn's algorithm on consumer counts: O(V + E), iterative, so chains of any length work.
+    """
+    pending: dict[Function, int] = {}
+    stack = []
+    for r in roots:
+        f = r.creator
+        if f is not None and f not in pending:
+            pending[f] = 0
+            stack.append(f)
+    # First pass: count, for every reachable function, the edges from consumers into it.
+    while stack:
+        f = stack.pop()
+        for x, need in zip(f.inputs, f.needs_input_grad):
+            if need:
+                c = x.creator
+                if c is not None:
+                    if c in pending:
+                        pending[c] += 1
+                    else:
+                        pending[c] = 1
+                        stack.append(c)
+    order = []
+    ready = [f for f, n in pending.items() if n == 0]
+    while ready:
+        f = ready.pop()
+        order.append(f)
+        for x, need in zip(f.inputs, f.needs_input_grad):
+            if need:
+                c = x.creator
+                if c is not None:
+                    n = pending[c] - 1
+                    pending[c] = n
+                    if n == 0:
+                        ready.append(c)
+    return order
+
+
+def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
+    if grad is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {out.shape}; pass grad= for a non-scalar "
+                "output (an array of its shape)"
+            )
+        g: Any = np.ones_like(out.data)
+    else:
+        g = grad.data if isinstance(grad, Variable) else _to_array(grad, "backward")
+        if g.shape != out.shape:
+            if g.size == 1 and out.size == 1:
+                g = g.reshape(out.shape)
+            else:
+                raise ValueError(
+                    f"backward: grad has shape {g.shape} but the output has shape {out.shape}"
+                )
+        if g.dtype != out.dtype:
+            g = g.astype(out.dtype)
+    if create_graph:
+        return grad if isinstance(grad, Variable) else Variable(g, requires_grad=False)
+    return g
+
+
+def _run_backward(
+    outputs: Sequence[Variable],
+    grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Variable] | None,
+) -> list[Any] | None:
+    """The backward pass shared by `Variable.backward` and `grad()`.
+
+    With `inputs` None, leaf gradients accumulate into `.grad`; otherwise the gradients of
+    `inputs` are returned and no `.grad` is touched.
+    """
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError(
+                "backward: the output does not require grad (no input requires grad, or it "
+                "was computed under no_grad)"
+            )
+    # gx arrays (or Variables) per Variable; `owned` holds the ids of buffers made here,
+    # the only ones that may be accumulated into in place.
+    acc: dict[Variable, Any] = {}
+    owned: set[int] = set()
+    for out, g in zip(outputs, grads):
+        _accumulate(acc, owned, out, _seed_grad(out, g, create_graph), create_graph)
+
+    wanted = None if inputs is None else set(inputs)
+    captured: dict[Variable, Any] = {}
+    order = _sort_functions(outputs)
+    prev_cg = _state.create_graph
+    prev_enabled = _state.grad_enabled
+    prev_retain = _state.retain_graph
+    _state.retain_graph = retain_graph
+    _state.create_graph = create_graph
+    _state.grad_enabled = create_graph
+    anomaly = _state.anomaly
+    try:
+        for f in order:
+            if f.released:
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time (op "
+                    f"{f.name}): its saved arrays were freed after the first backward; pass "
+                    "retain_graph=True to the first backward to keep them"
+                )
+            gys = []
+            for ref in f.outputs:
+                y = ref()
+                g = None
+                if y is not None:
+                    g = acc.pop(y, None)
+                    if g is not None:
+                        if y._hooks or y._retain:
+                            g = _apply_hooks(y, g, create_graph)
+                            if y._retain and wanted is None:
+                                _add_to_grad(y, g, create_graph)
+                        if wanted is not None and y in wanted:
+                            captured[y] = g
+                gys.append(g)
+            for g in gys:
+                if g is not None:
+                    break
+            else:
+                continue
+            gxs = _call_backward(f, gys, create_graph)
+            if anomaly:
+                _check_finite(f, gxs, "backward")
+            for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
+                if need and gx is not None:
+                    _accumulate(acc, owned, x, gx, create_graph)
+            if not retain_graph:
+                f._release()
+        # What is left in acc belongs to leaves: each is complete only now.
+        for x, g in acc.items():
+            if x._hooks:
+                g = _apply_hooks(x, g, create_graph)
+            if wanted is None:
+                _add_to_grad(x, g, create_graph)
+            elif x in wanted:
+                captured[x] = g
+    finally:
+        _state.create_graph = prev_cg
+        _state.grad_enabled = prev_enabled
+        _state.retain_graph = prev_retain
+    if inputs is None:
+        return None
+    return [_as_result(captured.get(x)) for x in inputs]
+
+
+def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
+    if f.fast or create_graph:
+        # Missing output grads (an unused output) count as zeros.
+        if any(g is None for g in gys):
+            ys = f._ys
+            gys = [
+                (
+                    np.zeros_like(y)
+                    if not create_graph
+                    else Variable(np.zeros_like(y), requires_grad=False)
+                )
+                if g is None
+                else g
+                for g, y in zip(gys, ys)
+            ]
+        gxs = f.backward(*gys)
+    else:
+        # A user-defined backward works on Variables; off the recording path it records nothing.
+        vgys = [
+            Variable(np.zeros_like(y) if g is None else g, requires_grad=False)
+            for g, y in zip(gys, f._ys)
+        ]
+        gxs = f.backward(*vgys)
+        gxs = gxs if type(gxs) is tuple else (gxs,)
+        gxs = tuple(g.data if isinstance(g, Variable) else g for g in gxs)
+        return _check_grads(f, gxs)
+    if type(gxs) is not tuple:
+        gxs = (gxs,)
+    if not f.fast:
+        gxs = tuple(_as_variable_grad(g) for g in gxs)
+    return _check_grads(f, gxs)
+
+
+def _as_variable_grad(g: Any) -> Any:
+    if g is None or isinstance(g, Variable):
+        return g
+    return Variable(np.asarray(g), requires_grad=False)
+
+
+def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(gxs) != len(f.inputs):
+        raise RuntimeError(
+            f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
+        )
+    if not f.fast:
+        for i, (x, gx, need) in enumerate(zip(f.inputs, gxs, f.needs_input_grad)):
+            if need and gx is not None and gx.shape != x.shape:
+                raise RuntimeError(
+                    f"{f.name}.backward returned a gradient of shape {gx.shape} for input {i} "
+                    f"of shape {x.shape}"
+                )
+    return gxs
+
+
+def _accumulate(
+    acc: dict[Variable, Any], owned: set[int], x: Variable, gx: Any, create_graph: bool
+) -> None:
+    prev = acc.get(x)
+    if prev is None:
+        acc[x] = gx
+    elif create_graph:
+        acc[x] = prev + gx
+    elif id(prev) in owned:
+        np.add(prev, gx, out=prev)
+    else:
+        s = prev + gx
+        owned.add(id(s))
+        acc[x] = s
+
+
+def _apply_hooks(v: Variable, g: Any, create_graph: bool) -> Any:
+    for hook in list(v._hooks or ()):
+        gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
+        r = hook(gv)
+        if r is None:
+            continue
+        r = r if isinstance(r, Variable) else Variable(np.asarray(r), requires_grad=False)
+        if r.shape != v.shape:
+            raise RuntimeError(
+                f"hook returned a gradient of shape {r.shape} for a Variable of shape {v.shape}"
+            )
+        g = r if create_graph else r.data
+    return g
+
+
+def _add_to_grad(v: Variable, g: Any, create_graph: bool) -> None:
+    if create_graph:
+        gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
+        v.grad = gv if v.grad is None else v.grad + gv
+    else:
+        data = g.data if isinstance(g, Variable) else g
+        if not data.flags.writeable:
+            # A broadcast view (e.g. from sum's backward) would make .grad read-only.
+            data = data.copy()
+        if v.grad is None:
+            v.grad = Variable(data, requires_grad=False)
+        else:
+            # Out of place: the old grad array may be held by the user or shared with another leaf.
+            v.grad = Variable(v.grad.data + data, requires_grad=False)
+
+
+def _as_result(g: Any) -> Variable | None:
+    if g is None:
+        return None
+    if isinstance(g, Variable):
+        return g
+    return Variable(g, requires_grad=False)
+
+
+def grad(
+    outputs: Variable | Sequence[Variable],
+    inputs: Variable | Sequence[Variable],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = True,
+) -> tuple[Variable | None, ...]:
+    """The gradients of `outputs` with respect to `inputs`, as a tuple; `.grad` is untouched.
+
+    `grad_outputs` (one per output) defaults to ones for one-element outputs. An input that
+    the outputs do not depend on gets None. `retain_graph` defaults to `create_graph`.
+    """
+    outs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    for i, x in enumerate(ins):
+        if not isinstance(x, Variable):
+            raise TypeError(f"grad: inputs[{i}] is a {type(x).__name__}, not a Variable")
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: inputs[{i}] does not require grad")
+    if grad_outputs is None:
+        gos: list[Any] = [None] * len(outs)
+    elif isinstance(grad_outputs, Variable | np.ndarray) and len(outs) == 1:
+        gos = [grad_outputs]
+    else:
+        gos = list(grad_outputs)
+        if len(gos) != len(outs):
+            raise ValueError(f"grad: {len(gos)} grad_outputs for {len(outs)} outputs")
+    if retain_graph is None:
+        retain_graph = create_graph
+    res = _run_backward(outs, gos, retain_graph, create_graph, inputs=ins)
+    assert res is not None
+    if not allow_unused:
+        for i, r in enumerate(res):
+            if r is None:
+                raise RuntimeError(f"grad: inputs[{i}] was not used to compute the outputs")
+    return tuple(res)

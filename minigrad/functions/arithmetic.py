@@ -1,0 +1,179 @@
+"""Arithmetic with NumPy broadcasting: add, sub, mul, div, neg, pow.
+
+Each backward sums its gradient back to the input's shape (`sum_to`), so broadcasting in
+the forward pass never leaks a wrong shape into the gradients. Python numbers stay Python
+numbers, so a float32 Variable times 2.0 stays float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function, Variable
+from minigrad.functions._util import log, shape_str, sum_to
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow"]
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return np.shape(x)
+
+
+def _broadcast_error(op: str, x0: Any, x1: Any) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {shape_str(_shape(x0))} and {shape_str(_shape(x1))} cannot be broadcast "
+        "together"
+    )
+
+
+class Add(Function):
+    """y = x0 + x1 (broadcasting).  x0, x1: broadcastable shapes -> y: the broadcast shape."""
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        try:
+            return x0 + x1
+        except ValueError:
+            raise _broadcast_error("add", x0, x1) from None
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        return (
+            sum_to(gy, _shape(x0)) if need0 else None,
+            sum_to(gy, _shape(x1)) if need1 else None,
+        )
+
+
+class Sub(Function):
+    """y = x0 - x1 (broadcasting)."""
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        try:
+            return x0 - x1
+        except ValueError:
+            raise _broadcast_error("sub", x0, x1) from None
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        return (
+            sum_to(gy, _shape(x0)) if need0 else None,
+            sum_to(-gy, _shape(x1)) if need1 else None,
+        )
+
+
+class Mul(Function):
+    """y = x0 * x1 (broadcasting); d/dx0 = x1, d/dx1 = x0."""
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        try:
+            return x0 * x1
+        except ValueError:
+            raise _broadcast_error("mul", x0, x1) from None
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        return (
+            sum_to(gy * x1, _shape(x0)) if need0 else None,
+            sum_to(gy * x0, _shape(x1)) if need1 else None,
+        )
+
+
+class Div(Function):
+    """y = x0 / x1 (broadcasting); d/dx0 = 1/x1, d/dx1 = -x0/x1**2."""
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        try:
+            return x0 / x1
+        except ValueError:
+            raise _broadcast_error("div", x0, x1) from None
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        gx0 = gy / x1
+        return (
+            sum_to(gx0, _shape(x0)) if need0 else None,
+            sum_to(-gx0 * x0 / x1, _shape(x1)) if need1 else None,
+        )
+
+
+class Neg(Function):
+    """y = -x."""
+
+    fast = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    def backward(self, gy: Any) -> Any:
+        return -gy
+
+
+class Pow(Function):
+    """y = x0 ** x1 (broadcasting); the exponent may be a number or an array.
+
+    d/dx0 = x1 * x0**(x1 - 1); d/dx1 = y * log(x0), computed only when the exponent needs it.
+    """
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: Any) -> np.ndarray:
+        try:
+            return x0**x1
+        except ValueError:
+            raise _broadcast_error("pow", x0, x1) from None
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), _shape(x0)) if need0 else None
+        gx1 = None
+        if need1:
+            (y,) = self.saved_outputs
+            gx1 = sum_to(gy * y * log(x0), _shape(x1))
+        return gx0, gx1
+
+    def label(self) -> str:
+        return "pow"
+
+
+def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 + x1 with broadcasting; either side may be a Variable, an ndarray or a number."""
+    return Add()(x0, x1)
+
+
+def sub(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 - x1 with broadcasting."""
+    return Sub()(x0, x1)
+
+
+def mul(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 * x1 elementwise, with broadcasting."""
+    return Mul()(x0, x1)
+
+
+def div(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 / x1 elementwise, with broadcasting."""
+    return Div()(x0, x1)
+
+
+def neg(x: Variable | Any) -> Variable:
+    """-x."""
+    return Neg()(x)
+
+
+def pow(x0: Variable | Any, x1: Variable | Any) -> Variable:  # noqa: A001 - the op's name
+    """x0 ** x1 elementwise; `x1` a number or an array (its gradient is y * log(x0))."""
+    return Pow()(x0, x1)

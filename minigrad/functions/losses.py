@@ -1,0 +1,198 @@
+"""Losses: softmax_cross_entropy (fused, the book's SoftmaxWithLoss), mean_squared_error,
+binary_cross_entropy_with_logits. Each returns a scalar: the mean over the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function, Variable
+from minigrad.functions._util import check_float, data_of, shape_str
+
+__all__ = ["softmax_cross_entropy", "mean_squared_error", "binary_cross_entropy_with_logits"]
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss = -mean_n log softmax(x)[n, t_n].  x: (N, C) logits; t: (N,) class indices.
+
+    Computed through logsumexp (stable for any logits); the fused backward is
+    dx = (softmax(x) - onehot(t)) * gy / N.
+    """
+
+    fast = True
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        # log p[n, t_n] = z[n, t_n] - log s[n]
+        loss = np.log(s[:, 0]).sum() - z[rows, t].sum()
+        e /= s
+        self.p = e
+        return np.asarray(loss / n, dtype=x.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, None]:
+        x, t = self.saved_inputs
+        n = np.shape(x)[0]
+        if isinstance(x, Variable):
+            # Recorded form, so that second derivatives flow through softmax(x).
+            from minigrad.functions.activations import softmax
+
+            onehot = np.zeros(x.shape, dtype=x.dtype)
+            onehot[np.arange(n), data_of(t)] = 1
+            return (softmax(x, axis=1) - onehot) * (gy / n), None
+        # p is freed after this backward (unless retain_graph), so its buffer can be reused.
+        gx = self.p if self.frees_saved else self.p.copy()
+        gx[np.arange(n), t] -= 1
+        gx *= gy / n
+        return gx, None
+
+
+class SoftmaxCrossEntropyOneHot(Function):
+    """The same loss with soft or one-hot targets t: (N, C) in x's dtype."""
+
+    fast = True
+    name = "softmax_cross_entropy"
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        logp = z - np.log(s)
+        e /= s
+        self.p = e
+        return np.asarray(-(t * logp).sum() / n, dtype=x.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x, t = self.saved_inputs
+        need_x, need_t = self.needs_input_grad
+        n = np.shape(x)[0]
+        if isinstance(x, Variable):
+            from minigrad.functions.activations import log_softmax, softmax
+
+            gx = (softmax(x, axis=1) - t) * (gy / n) if need_x else None
+            gt = log_softmax(x, axis=1) * (-gy / n) if need_t else None
+            return gx, gt
+        gx = (self.p - t) * (gy / n) if need_x else None
+        gt = None
+        if need_t:
+            z = x - x.max(axis=1, keepdims=True)
+            gt = (z - np.log(np.exp(z).sum(axis=1, keepdims=True))) * (-gy / n)
+        return gx, gt
+
+
+class MeanSquaredError(Function):
+    """loss = mean((x0 - x1)**2) over all elements (PyTorch's convention); shapes must match."""
+
+    fast = True
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        self.diff = x0 - x1
+        return np.asarray((self.diff * self.diff).mean(), dtype=self.diff.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        need0, need1 = self.needs_input_grad
+        x0, x1 = self.saved_inputs
+        # Under create_graph the difference is recomputed as a recorded op.
+        diff = x0 - x1 if isinstance(gy, Variable) else self.diff
+        g = diff * (gy * (2 / self.diff.size))
+        return (g if need0 else None, -g if need1 else None)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """loss = mean(max(x, 0) - x t + log(1 + exp(-|x|))), stable for any logit x; t in [0, 1].
+
+    dx = (sigmoid(x) - t) * gy / size; dt = -x * gy / size.
+    """
+
+    fast = True
+    name = "binary_cross_entropy_with_logits"
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        return np.asarray(loss.mean(), dtype=loss.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        from minigrad.functions.activations import sigmoid, sigmoid_array
+
+        x, t = self.saved_inputs
+        need_x, need_t = self.needs_input_grad
+        scale = gy / np.size(data_of(x))
+        s = sigmoid(x) if isinstance(x, Variable) else sigmoid_array(x)
+        return (
+            (s - t) * scale if need_x else None,
+            -x * scale if need_t else None,
+        )
+
+
+def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
+    """Mean cross-entropy of softmax(x) against targets.  x: (N, C) logits -> scalar.
+
+    `t` is either (N,) integer class indices in [0, C) or (N, C) one-hot (or soft) targets;
+    soft targets are cast to x's dtype. Stable for any logits (log-softmax via logsumexp).
+    """
+    check_float(x, "softmax_cross_entropy")
+    xs = np.shape(data_of(x))
+    if len(xs) != 2:
+        raise ValueError(
+            f"softmax_cross_entropy: x must be (N, C) logits, got shape {shape_str(xs)}"
+        )
+    n, c = xs
+    if n == 0:
+        raise ValueError("softmax_cross_entropy: empty batch (x has shape (0, C))")
+    td = data_of(t)
+    if not isinstance(td, np.ndarray):
+        td = np.asarray(td)
+    if td.shape == (n,):
+        if td.dtype.kind not in "iu":
+            raise TypeError(
+                f"softmax_cross_entropy: class-index targets must be integers, got dtype {td.dtype}"
+            )
+        lo, hi = td.min(), td.max()
+        if lo < 0 or hi >= c:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
+        return SoftmaxCrossEntropy()(x, td)
+    if td.shape == (n, c):
+        xd = data_of(x)
+        if isinstance(t, Variable):
+            if t.dtype != xd.dtype:
+                raise TypeError(
+                    f"softmax_cross_entropy: targets of dtype {t.dtype} for logits of dtype "
+                    f"{xd.dtype}"
+                )
+            return SoftmaxCrossEntropyOneHot()(x, t)
+        return SoftmaxCrossEntropyOneHot()(x, td.astype(xd.dtype, copy=False))
+    raise ValueError(
+        f"softmax_cross_entropy: targets of shape {shape_str(td.shape)} do not fit logits of "
+        f"shape {shape_str(xs)} (expected ({n},) class indices or ({n}, {c}) one-hot)"
+    )
+
+
+def mean_squared_error(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """mean((x0 - x1)**2) over all elements (the book's form is 0.5 * sum).  Same shapes -> scalar."""
+    s0, s1 = np.shape(data_of(x0)), np.shape(data_of(x1))
+    if s0 != s1:
+        raise ValueError(f"mean_squared_error: shapes {shape_str(s0)} and {shape_str(s1)} differ")
+    if not np.size(data_of(x0)):
+        raise ValueError("mean_squared_error: empty input")
+    return MeanSquaredError()(x0, x1)
+
+
+def binary_cross_entropy_with_logits(x: Variable | Any, t: Variable | Any) -> Variable:
+    """Mean binary cross-entropy of sigmoid(x) against t in [0, 1], stable for any logit.  Same shapes -> scalar."""
+    check_float(x, "binary_cross_entropy_with_logits")
+    s0, s1 = np.shape(data_of(x)), np.shape(data_of(t))
+    if s0 != s1:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: shapes {shape_str(s0)} and {shape_str(s1)} differ"
+        )
+    td = data_of(t)
+    if np.size(td) and (np.min(td) < 0 or np.max(td) > 1):
+        raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1]")
+    return BinaryCrossEntropyWithLogits()(x, t)

@@ -1,0 +1,363 @@
+"""Shape ops: reshape, transpose, flatten, broadcast_to, sum_to, getitem, concatenate, stack.
+
+They move elements without changing them, so each backward moves the gradient back:
+reshape <-> reshape, transpose <-> inverse transpose, broadcast_to <-> sum_to, getitem <->
+scatter-add (`np.add.at`, so repeated indices accumulate), concatenate/stack <-> slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function, Variable
+from minigrad.functions._util import data_of, shape_str, sum_to_array
+
+__all__ = [
+    "reshape",
+    "transpose",
+    "flatten",
+    "broadcast_to",
+    "sum_to",
+    "getitem",
+    "concatenate",
+    "stack",
+]
+
+
+class Reshape(Function):
+    """y = x.reshape(shape).  Same elements, new shape; dx = gy.reshape(x.shape)."""
+
+    fast = True
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape an array of shape {shape_str(x.shape)} ({x.size} "
+                f"elements) into shape {shape_str(self.shape)}"
+            ) from None
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy.reshape(np.shape(x))
+
+    def label(self) -> str:
+        return f"reshape {shape_str(self.shape)}"
+
+
+class Transpose(Function):
+    """y = x.transpose(axes) (reversed axes if None); dx = gy transposed by the inverse."""
+
+    fast = True
+    __slots__ = ("axes",)
+
+    def __init__(self, axes: tuple[int, ...] | None) -> None:
+        self.axes = axes
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.transpose(self.axes)
+
+    def backward(self, gy: Any) -> Any:
+        if self.axes is None:
+            return transpose(gy) if isinstance(gy, Variable) else gy.transpose()
+        inv = tuple(np.argsort(self.axes))
+        return transpose(gy, inv) if isinstance(gy, Variable) else gy.transpose(inv)
+
+    def label(self) -> str:
+        return "transpose" if self.axes is None else f"transpose {self.axes}"
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to `shape` (NumPy's rules); dx = gy summed back to x's shape."""
+
+    fast = True
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return np.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(
+                f"broadcast_to: cannot broadcast shape {shape_str(x.shape)} to "
+                f"{shape_str(self.shape)}"
+            ) from None
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return (
+            sum_to(gy, np.shape(x)) if isinstance(gy, Variable) else sum_to_array(gy, np.shape(x))
+        )
+
+    def label(self) -> str:
+        return f"broadcast_to {shape_str(self.shape)}"
+
+
+class SumTo(Function):
+    """y = x summed down to `shape` (the reverse of broadcasting); dx = gy broadcast back."""
+
+    fast = True
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            ok = np.broadcast_shapes(x.shape, self.shape) == x.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"sum_to: cannot sum shape {shape_str(x.shape)} down to {shape_str(self.shape)}"
+            )
+        return sum_to_array(x, self.shape)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        if isinstance(gy, Variable):
+            return broadcast_to(gy, np.shape(x))
+        return np.broadcast_to(gy, np.shape(x))
+
+    def label(self) -> str:
+        return f"sum_to {shape_str(self.shape)}"
+
+
+def _index_str(index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            s = "" if p.start is None else str(p.start)
+            s += ":" + ("" if p.stop is None else str(p.stop))
+            if p.step is not None:
+                s += f":{p.step}"
+            out.append(s)
+        elif p is Ellipsis:
+            out.append("...")
+        elif p is None:
+            out.append("None")
+        elif isinstance(p, np.ndarray):
+            out.append(f"<{p.dtype} {shape_str(p.shape)}>")
+        else:
+            out.append(repr(p))
+    return "[" + ", ".join(out) + "]"
+
+
+class GetItem(Function):
+    """y = x[index] (basic and advanced indexing); dx = zeros with gy added at `index`.
+
+    The backward uses `np.add.at`, so an element picked twice receives both gradients.
+    """
+
+    fast = True
+    name = "getitem"
+    __slots__ = ("index",)
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return x[self.index]
+        except IndexError as e:
+            raise IndexError(
+                f"getitem: index {_index_str(self.index)} is invalid for shape "
+                f"{shape_str(x.shape)}: {e}"
+            ) from None
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        if isinstance(gy, Variable):
+            return GetItemGrad(self.index, x.shape)(gy)
+        return _scatter_add(gy, self.index, x.shape)
+
+    def label(self) -> str:
+        return f"getitem {_index_str(self.index)}"
+
+
+def _scatter_add(gy: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    gx = np.zeros(shape, dtype=gy.dtype)
+    np.add.at(gx, index, gy)
+    return gx
+
+
+class GetItemGrad(Function):
+    """The backward of getitem as an op (for create_graph): y = zeros(shape) with x added at index."""
+
+    fast = True
+    name = "getitem_grad"
+    __slots__ = ("index", "shape")
+
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index = index
+        self.shape = shape
+
+    def forward(self, gy: np.ndarray) -> np.ndarray:
+        return _scatter_add(gy, self.index, self.shape)
+
+    def backward(self, ggx: Any) -> Any:
+        return getitem(ggx, self.index)
+
+
+class Concatenate(Function):
+    """y = concatenate(xs, axis); each dx is gy's slice for that input."""
+
+    fast = True
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        xs = self.saved_inputs
+        axis = self.axis % gy.ndim
+        gxs = []
+        start = 0
+        for x, need in zip(xs, self.needs_input_grad):
+            n = np.shape(x)[axis]
+            if need:
+                gxs.append(gy[(slice(None),) * axis + (slice(start, start + n),)])
+            else:
+                gxs.append(None)
+            start += n
+        return tuple(gxs)
+
+    def label(self) -> str:
+        return f"concatenate axis={self.axis}"
+
+
+class Stack(Function):
+    """y = stack(xs, axis) (a new axis); each dx is gy indexed at its position on that axis."""
+
+    fast = True
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        axis = self.axis % gy.ndim
+        lead = (slice(None),) * axis
+        return tuple(
+            gy[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
+        )
+
+    def label(self) -> str:
+        return f"stack axis={self.axis}"
+
+
+def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, int | np.integer):
+            raise TypeError(f"{op}: shape entries must be ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def reshape(x: Variable | Any, *shape: Any) -> Variable:
+    """x with a new shape of the same size (one entry may be -1): `reshape(x, (2, 3))` or `reshape(x, 2, 3)`."""
+    shape = _shape_arg(shape, "reshape")
+    if np.shape(data_of(x)) == shape:
+        return x if isinstance(x, Variable) else Variable(data_of(x), requires_grad=False)
+    return Reshape(shape)(x)
+
+
+def transpose(x: Variable | Any, *axes: Any) -> Variable:
+    """x with its axes permuted (reversed if no axes are given).  (a, b, c) -> e.g. (c, b, a)."""
+    ax: tuple[int, ...] | None = _shape_arg(axes, "transpose") if axes and axes != (None,) else None
+    ndim = np.ndim(data_of(x))
+    if ax is not None and sorted(a % ndim if -ndim <= a < ndim else -1 for a in ax) != list(
+        range(ndim)
+    ):
+        raise ValueError(
+            f"transpose: axes {ax} are not a permutation of the {ndim} axes of an input of shape "
+            f"{shape_str(np.shape(data_of(x)))}"
+        )
+    return Transpose(ax)(x)
+
+
+def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variable:
+    """x with dims start_dim..end_dim merged into one (all of them by default, like PyTorch)."""
+    shape = np.shape(data_of(x))
+    nd = len(shape)
+    if nd == 0:
+        return reshape(x, (1,))
+    if not (-nd <= start_dim < nd and -nd <= end_dim < nd) or start_dim % nd > end_dim % nd:
+        raise ValueError(
+            f"flatten: dims {start_dim}..{end_dim} are invalid for shape {shape_str(shape)}"
+        )
+    s, e = start_dim % nd, end_dim % nd
+    return reshape(x, shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
+
+
+def broadcast_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
+    """x broadcast to `shape` (NumPy's rules); its gradient is summed back to x's shape."""
+    return BroadcastTo(_shape_arg((shape,), "broadcast_to"))(x)
+
+
+def sum_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
+    """x summed down to `shape`, undoing a broadcast: (2, 3) -> (1, 3) or (3,)."""
+    return SumTo(_shape_arg((shape,), "sum_to"))(x)
+
+
+def getitem(x: Variable | Any, index: Any) -> Variable:
+    """x[index], NumPy's basic and advanced indexing; repeated indices accumulate in backward."""
+    if isinstance(index, Variable):
+        index = index.data
+    if isinstance(index, list):
+        index = np.asarray(index)
+    return GetItem(index)(x)
+
+
+def _seq(xs: Sequence[Any], op: str) -> list[Any]:
+    if isinstance(xs, Variable | np.ndarray) or not isinstance(xs, Sequence) or len(xs) == 0:
+        raise TypeError(f"{op}: expected a non-empty list of arrays, got {type(xs).__name__}")
+    return list(xs)
+
+
+def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
+    """Join arrays along an existing axis; all other dims must match."""
+    items = _seq(xs, "concatenate")
+    shapes = [np.shape(data_of(x)) for x in items]
+    nd = len(shapes[0])
+    if nd == 0 or not -nd <= axis < nd:
+        raise ValueError(f"concatenate: axis {axis} is out of range for shapes {shapes}")
+    ax = axis % nd
+    for s in shapes:
+        if len(s) != nd or s[:ax] + s[ax + 1 :] != shapes[0][:ax] + shapes[0][ax + 1 :]:
+            raise ValueError(
+                f"concatenate: shapes {', '.join(map(shape_str, shapes))} differ outside axis {axis}"
+            )
+    return Concatenate(ax)(*items)
+
+
+def stack(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
+    """Join arrays of the same shape along a new axis.  k arrays of (a, b) -> (k, a, b) at axis 0."""
+    items = _seq(xs, "stack")
+    shapes = [np.shape(data_of(x)) for x in items]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError(
+            f"stack: all inputs must have the same shape, got {', '.join(map(shape_str, shapes))}"
+        )
+    nd = len(shapes[0]) + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"stack: axis {axis} is out of range for {nd} dimensions")
+    return Stack(axis % nd)(*items)
