@@ -12,6 +12,7 @@ operator and method forms (`+`, `@`, `.sum()`, ...) to `Variable`.
 from __future__ import annotations
 
 import contextlib
+import operator
 import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -188,8 +189,7 @@ class Variable:
         "name",
         "creator",
         "requires_grad",
-        "_retain",
-        "_hooks",
+        "_meta",
         "__weakref__",
     )
     # An ndarray on the left of an operator must hand over to the Variable's reflected method.
@@ -212,8 +212,8 @@ class Variable:
         self.name = name
         self.creator: Function | None = None
         self.requires_grad: bool = bool(requires_grad)
-        self._retain = False
-        self._hooks: list[Callable[[Variable], Variable | None]] | None = None
+        # Hooks and retain_grad, rare enough to live in one optional object.
+        self._meta: _VarMeta | None = None
 
     # -- array-like properties
     @property
@@ -277,7 +277,7 @@ class Variable:
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf Variable after backward (leaves always keep it)."""
-        self._retain = True
+        self._get_meta().retain = True
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`grad` becomes None)."""
@@ -295,10 +295,14 @@ class Variable:
             raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
         if not self.requires_grad:
             raise RuntimeError("register_hook: this Variable does not require grad")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return _HookHandle(self._hooks, hook)
+        hooks = self._get_meta().hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def _get_meta(self) -> _VarMeta:
+        if self._meta is None:
+            self._meta = _VarMeta()
+        return self._meta
 
     def backward(
         self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
@@ -371,6 +375,20 @@ class Variable:
         def mT(self) -> Variable: ...
 
 
+class _VarMeta:
+    """A Variable's hooks and retain_grad flag."""
+
+    __slots__ = ("hooks", "retain")
+
+    def __init__(self) -> None:
+        self.hooks: list[Callable[[Variable], Variable | None]] = []
+        self.retain = False
+
+
+_new_variable = object.__new__
+_NO_PARENTS: tuple[Function, ...] = ()
+
+
 class _HookHandle:
     """Returned by `register_hook`; `remove()` unregisters the hook."""
 
@@ -418,10 +436,12 @@ def _as_const(x: Any, op: str) -> Any:
     """An op's constant input: ndarrays and Python numbers stay as they are (no copy)."""
     if type(x) is np.ndarray or type(x) is float or type(x) is int:
         return x
-    if isinstance(x, np.ndarray | bool | int | float):
-        return x
     if isinstance(x, np.generic):
-        return np.asarray(x)
+        # A NumPy scalar acts as a Python number (weakly typed), so np.float64(2.0) does not
+        # upcast a float32 Variable under NumPy 2's promotion rules.
+        return x.item()
+    if isinstance(x, np.ndarray | bool | int | float | complex):
+        return x
     if isinstance(x, list | tuple):
         return _to_array(x, op)
     raise TypeError(f"{op}: expected a Variable, an ndarray or a number, got {type(x).__name__}")
@@ -462,6 +482,7 @@ class Function:
         "outputs",
         "needs_input_grad",
         "generation",
+        "_parents",
         "scope",
         "released",
         "stack",
@@ -472,9 +493,12 @@ class Function:
     )
 
     inputs: tuple[Any, ...]
-    outputs: list[weakref.ref[Variable]]
+    outputs: tuple[weakref.ref[Variable], ...]
     needs_input_grad: tuple[bool, ...]
+    #: 1 + the largest generation among the creators of its inputs: a consumer always has a
+    #: larger generation than the functions it consumes from.
     generation: int
+    _parents: Sequence[Function]
     scope: ModuleCall | None
     released: bool
     stack: list[traceback.FrameSummary]
@@ -503,59 +527,99 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Any:
         """Run forward on the inputs' data; record the node if any input requires grad."""
+        # The hottest path of the library: one plain loop and slot writes, no helper calls
+        # (each Python call costs about a quarter of a small NumPy op).
         xs = []
         needs = []
-        record = False
+        parents: Any = _NO_PARENTS
+        gen = 0
         grad_on = _state.grad_enabled
         for x in inputs:
             if isinstance(x, Variable):
                 xs.append(x.data)
-                need = grad_on and x.requires_grad
-                record = record or need
-                needs.append(need)
+                if grad_on and x.requires_grad:
+                    needs.append(True)
+                    c = x.creator
+                    if c is not None:
+                        if parents:
+                            parents.append(c)
+                        else:
+                            parents = [c]
+                        if c.generation >= gen:
+                            gen = c.generation + 1
+                else:
+                    needs.append(False)
             else:
-                xs.append(_as_const(x, self.name))
+                xs.append(x if type(x) is np.ndarray else _as_const(x, self.name))
                 needs.append(False)
-        if _state.anomaly:
+        anomaly = _state.anomaly
+        if anomaly:
             self.stack = _user_stack()
-        ys = self.forward(*xs)
-        multi = type(ys) is tuple
-        if not multi:
-            ys = (ys,)
-        if _state.anomaly:
-            _check_finite(self, ys, "forward")
-        if not record:
-            outs = [Variable(y, requires_grad=False) for y in ys]
-            return tuple(outs) if multi else outs[0]
-        self.inputs = inputs
-        self._xs = xs
-        self._ys = ys
-        self.needs_input_grad = tuple(needs)
-        self.released = False
-        self.scope = _state.scope
-        gen = 0
-        for x in inputs:
-            if isinstance(x, Variable) and x.creator is not None:
-                g = x.creator.generation
-                if g > gen:
-                    gen = g
-        self.generation = gen + 1
-        outs = []
-        for y in ys:
-            v = Variable(y, requires_grad=False)
+        y = self.forward(*xs)
+        if type(y) is tuple:
+            return self._finish_multi(inputs, xs, needs, parents, gen, y)
+        if type(y) is not np.ndarray:
+            y = np.asarray(y)
+        if anomaly:
+            _check_finite(self, (y,), "forward")
+        v = _new_variable(Variable)
+        v.data = y
+        v.grad = None
+        v.name = None
+        v._meta = None
+        if True in needs:
             v.requires_grad = True
             v.creator = self
-            outs.append(v)
-        self.outputs = [weakref.ref(v) for v in outs]
-        return tuple(outs) if multi else outs[0]
+            self.inputs = inputs
+            self.needs_input_grad = tuple(needs)
+            self._xs = xs
+            self._ys = (y,)
+            self.outputs = (weakref.ref(v),)
+            self.released = False
+            self.scope = _state.scope
+            self.generation = gen
+            self._parents = parents
+        else:
+            v.requires_grad = False
+            v.creator = None
+        return v
+
+    def _finish_multi(
+        self,
+        inputs: tuple[Any, ...],
+        xs: list[Any],
+        needs: list[bool],
+        parents: Sequence[Function],
+        gen: int,
+        ys: tuple,
+    ) -> tuple[Variable, ...]:
+        """The end of `__call__` for a forward that returned several arrays."""
+        ys = tuple(y if type(y) is np.ndarray else np.asarray(y) for y in ys)
+        if _state.anomaly:
+            _check_finite(self, ys, "forward")
+        outs = tuple(Variable(y, requires_grad=False) for y in ys)
+        if True in needs:
+            for v in outs:
+                v.requires_grad = True
+                v.creator = self
+            self.inputs = inputs
+            self.needs_input_grad = tuple(needs)
+            self._xs = xs
+            self._ys = ys
+            self.outputs = tuple(weakref.ref(v) for v in outs)
+            self.released = False
+            self.scope = _state.scope
+            self.generation = gen
+            self._parents = parents
+        return outs
 
     # -- what a backward reads: ndarrays on the fast path, Variables when recording it
     @property
-    def saved_inputs(self) -> tuple[Any, ...]:
+    def saved_inputs(self) -> Sequence[Any]:
         """The inputs for backward: ndarrays, or Variables (and constants) under create_graph."""
         if _state.create_graph:
             return self.inputs
-        return tuple(self._xs)
+        return self._xs
 
     @property
     def saved_outputs(self) -> tuple[Any, ...]:
@@ -574,14 +638,8 @@ class Function:
         the backward may then reuse them as output buffers."""
         return not _state.retain_graph
 
-    def _release(self) -> None:
-        self.released = True
-        self._xs = None
-        self._ys = None
-        self.__dict__.clear()
-
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} gen={getattr(self, 'generation', '?')}>"
+        return f"<{type(self).__name__} {self.label()}>"
 
 
 # --------------------------------------------------------------------------- anomaly mode
@@ -622,43 +680,32 @@ def _check_finite(f: Function, arrays: Iterable[Any], phase: str) -> None:
 
 
 def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
-    """Functions reachable from the roots in an order where every consumer precedes its inputs.
+    """Functions reachable from the roots, every consumer before the functions it consumes from.
 
-    Kahn's algorithm on consumer counts: O(V + E), iterative, so chains of any length work.
+    One iterative walk collects them (chains of any length work), then one sort by decreasing
+    generation orders them: O(V log V) at worst, and about O(V) for the nearly sorted lists
+    that chains and wide graphs give.
     """
-    pending: dict[Function, int] = {}
+    seen = set()
     stack = []
     for r in roots:
         f = r.creator
-        if f is not None and f not in pending:
-            pending[f] = 0
+        if f is not None and f not in seen:
+            seen.add(f)
             stack.append(f)
-    # First pass: count, for every reachable function, the edges from consumers into it.
+    order = []
     while stack:
         f = stack.pop()
-        for x, need in zip(f.inputs, f.needs_input_grad):
-            if need:
-                c = x.creator
-                if c is not None:
-                    if c in pending:
-                        pending[c] += 1
-                    else:
-                        pending[c] = 1
-                        stack.append(c)
-    order = []
-    ready = [f for f, n in pending.items() if n == 0]
-    while ready:
-        f = ready.pop()
         order.append(f)
-        for x, need in zip(f.inputs, f.needs_input_grad):
-            if need:
-                c = x.creator
-                if c is not None:
-                    n = pending[c] - 1
-                    pending[c] = n
-                    if n == 0:
-                        ready.append(c)
+        for c in f._parents:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    order.sort(key=_generation, reverse=True)
     return order
+
+
+_generation = operator.attrgetter("generation")
 
 
 def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
@@ -708,7 +755,12 @@ def _run_backward(
     acc: dict[Variable, Any] = {}
     owned: set[int] = set()
     for out, g in zip(outputs, grads):
-        _accumulate(acc, owned, out, _seed_grad(out, g, create_graph), create_graph)
+        seed = _seed_grad(out, g, create_graph)
+        prev = acc.get(out)
+        if prev is None:
+            acc[out] = seed
+        else:
+            _accumulate(acc, owned, out, prev, seed, create_graph)
 
     wanted = None if inputs is None else set(inputs)
     captured: dict[Variable, Any] = {}
@@ -728,36 +780,56 @@ def _run_backward(
                     f"{f.name}): its saved arrays were freed after the first backward; pass "
                     "retain_graph=True to the first backward to keep them"
                 )
-            gys = []
-            for ref in f.outputs:
-                y = ref()
-                g = None
-                if y is not None:
-                    g = acc.pop(y, None)
-                    if g is not None:
-                        if y._hooks or y._retain:
-                            g = _apply_hooks(y, g, create_graph)
-                            if y._retain and wanted is None:
-                                _add_to_grad(y, g, create_graph)
-                        if wanted is not None and y in wanted:
-                            captured[y] = g
-                gys.append(g)
-            for g in gys:
-                if g is not None:
-                    break
+            outs = f.outputs
+            if len(outs) == 1:
+                y = outs[0]()
+                if y is None:
+                    continue
+                gy = acc.pop(y, None)
+                if gy is None:
+                    continue
+                if owned:
+                    # Once handed to a backward, a buffer may be passed on to several inputs.
+                    owned.discard(id(gy))
+                if y._meta is not None or wanted is not None:
+                    gy = _output_grad(y, gy, wanted, captured, create_graph)
+                if f.fast:
+                    gxs = f.backward(gy)
+                    if type(gxs) is not tuple:
+                        gxs = (gxs,)
+                else:
+                    gxs = _call_backward(f, [gy], create_graph)
             else:
-                continue
-            gxs = _call_backward(f, gys, create_graph)
+                gys = []
+                for ref in outs:
+                    y = ref()
+                    g = None
+                    if y is not None:
+                        g = acc.pop(y, None)
+                        if owned and g is not None:
+                            owned.discard(id(g))
+                        if g is not None and (y._meta is not None or wanted is not None):
+                            g = _output_grad(y, g, wanted, captured, create_graph)
+                    gys.append(g)
+                if all(g is None for g in gys):
+                    continue
+                gxs = _call_backward(f, gys, create_graph)
             if anomaly:
                 _check_finite(f, gxs, "backward")
             for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
                 if need and gx is not None:
-                    _accumulate(acc, owned, x, gx, create_graph)
+                    prev = acc.get(x)
+                    if prev is None:
+                        acc[x] = gx
+                    else:
+                        _accumulate(acc, owned, x, prev, gx, create_graph)
             if not retain_graph:
-                f._release()
+                f.released = True
+                f._xs = f._ys = None
+                f.__dict__.clear()
         # What is left in acc belongs to leaves: each is complete only now.
         for x, g in acc.items():
-            if x._hooks:
+            if x._meta is not None:
                 g = _apply_hooks(x, g, create_graph)
             if wanted is None:
                 _add_to_grad(x, g, create_graph)
@@ -773,6 +845,7 @@ def _run_backward(
 
 
 def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
+    """Call a user-defined backward, or a multi-output one; check what it returns."""
     if f.fast or create_graph:
         # Missing output grads (an unused output) count as zeros.
         if any(g is None for g in gys):
@@ -827,23 +900,41 @@ def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _accumulate(
-    acc: dict[Variable, Any], owned: set[int], x: Variable, gx: Any, create_graph: bool
+    acc: dict[Variable, Any], owned: set[int], x: Variable, prev: Any, gx: Any, create_graph: bool
 ) -> None:
-    prev = acc.get(x)
-    if prev is None:
-        acc[x] = gx
-    elif create_graph:
+    """Add a second (third, ...) contribution to x's gradient."""
+    if create_graph:
         acc[x] = prev + gx
     elif id(prev) in owned:
         np.add(prev, gx, out=prev)
     else:
-        s = prev + gx
+        # np.asarray: on 0-d arrays, + returns a NumPy scalar, which cannot be added into.
+        s = np.asarray(prev + gx)
         owned.add(id(s))
         acc[x] = s
 
 
+def _output_grad(
+    y: Variable,
+    g: Any,
+    wanted: set[Variable] | None,
+    captured: dict[Variable, Any],
+    create_graph: bool,
+) -> Any:
+    """Run y's hooks, keep its grad if retain_grad() asked for it or grad() wants it."""
+    meta = y._meta
+    if meta is not None:
+        g = _apply_hooks(y, g, create_graph)
+        if meta.retain and wanted is None:
+            _add_to_grad(y, g, create_graph)
+    if wanted is not None and y in wanted:
+        captured[y] = g
+    return g
+
+
 def _apply_hooks(v: Variable, g: Any, create_graph: bool) -> Any:
-    for hook in list(v._hooks or ()):
+    assert v._meta is not None
+    for hook in list(v._meta.hooks):
         gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
         r = hook(gv)
         if r is None:

@@ -99,7 +99,12 @@ def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     """`axis` (int, tuple or None) as a tuple of non-negative axes; a clear error if out of range."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if isinstance(axis, int | np.integer):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for ax in axes:
         if not isinstance(ax, int | np.integer):

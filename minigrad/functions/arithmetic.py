@@ -43,8 +43,8 @@ class Add(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy, _shape(x0)) if need0 else None,
-            sum_to(gy, _shape(x1)) if need1 else None,
+            sum_to(gy, x0.shape) if need0 else None,
+            sum_to(gy, x1.shape) if need1 else None,
         )
 
 
@@ -63,8 +63,8 @@ class Sub(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy, _shape(x0)) if need0 else None,
-            sum_to(-gy, _shape(x1)) if need1 else None,
+            sum_to(gy, x0.shape) if need0 else None,
+            sum_to(-gy, x1.shape) if need1 else None,
         )
 
 
@@ -83,8 +83,8 @@ class Mul(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy * x1, _shape(x0)) if need0 else None,
-            sum_to(gy * x0, _shape(x1)) if need1 else None,
+            sum_to(gy * x1, x0.shape) if need0 else None,
+            sum_to(gy * x0, x1.shape) if need1 else None,
         )
 
 
@@ -104,8 +104,8 @@ class Div(Function):
         need0, need1 = self.needs_input_grad
         gx0 = gy / x1
         return (
-            sum_to(gx0, _shape(x0)) if need0 else None,
-            sum_to(-gx0 * x0 / x1, _shape(x1)) if need1 else None,
+            sum_to(gx0, x0.shape) if need0 else None,
+            sum_to(-gx0 * x0 / x1, x1.shape) if need1 else None,
         )
 
 
@@ -138,11 +138,14 @@ class Pow(Function):
     def backward(self, gy: Any) -> tuple[Any, Any]:
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
-        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), _shape(x0)) if need0 else None
+        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
         gx1 = None
         if need1:
             (y,) = self.saved_outputs
-            gx1 = sum_to(gy * y * log(x0), _shape(x1))
+            # A number base (`2 ** v`) keeps its log a Python float: np.log would give a
+            # float64 scalar, which turns a float32 gradient into float64.
+            log_x0 = float(np.log(x0)) if isinstance(x0, int | float) else log(x0)
+            gx1 = sum_to(gy * y * log_x0, x1.shape)
         return gx0, gx1
 
     def label(self) -> str:

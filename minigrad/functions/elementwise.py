@@ -123,8 +123,8 @@ class Where(Function):
         cond = self.cond
         return (
             None,
-            sum_to(gy * cond, np.shape(x0)) if need0 else None,
-            sum_to(gy * ~cond, np.shape(x1)) if need1 else None,
+            sum_to(gy * cond, x0.shape) if need0 else None,
+            sum_to(gy * ~cond, x1.shape) if need1 else None,
         )
 
 
@@ -144,8 +144,8 @@ class Maximum(Function):
         need0, need1 = self.needs_input_grad
         s0 = self.share0
         return (
-            sum_to(gy * s0, np.shape(x0)) if need0 else None,
-            sum_to(gy * (1 - s0), np.shape(x1)) if need1 else None,
+            sum_to(gy * s0, x0.shape) if need0 else None,
+            sum_to(gy * (1 - s0), x1.shape) if need1 else None,
         )
 
 

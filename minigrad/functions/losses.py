@@ -130,6 +130,15 @@ class BinaryCrossEntropyWithLogits(Function):
         )
 
 
+def _in_dtype_of(t: Any, x: Any) -> Any:
+    """A constant target `t` cast to the dtype of the floating input `x`, so that a float64 or
+    integer target never promotes float32 predictions (a Variable target is left as it is)."""
+    xd = data_of(x)
+    if isinstance(t, Variable) or not isinstance(xd, np.ndarray) or xd.dtype.kind != "f":
+        return t
+    return np.asarray(t, dtype=xd.dtype)
+
+
 def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
     """Mean cross-entropy of softmax(x) against targets.  x: (N, C) logits -> scalar.
 
@@ -181,6 +190,10 @@ def mean_squared_error(x0: Variable | Any, x1: Variable | Any) -> Variable:
         raise ValueError(f"mean_squared_error: shapes {shape_str(s0)} and {shape_str(s1)} differ")
     if not np.size(data_of(x0)):
         raise ValueError("mean_squared_error: empty input")
+    if isinstance(x0, Variable):
+        x1 = _in_dtype_of(x1, x0)
+    elif isinstance(x1, Variable):
+        x0 = _in_dtype_of(x0, x1)
     return MeanSquaredError()(x0, x1)
 
 
@@ -195,4 +208,4 @@ def binary_cross_entropy_with_logits(x: Variable | Any, t: Variable | Any) -> Va
     td = data_of(t)
     if np.size(td) and (np.min(td) < 0 or np.max(td) > 1):
         raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1]")
-    return BinaryCrossEntropyWithLogits()(x, t)
+    return BinaryCrossEntropyWithLogits()(x, _in_dtype_of(t, x))

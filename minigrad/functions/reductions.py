@@ -112,7 +112,8 @@ class LogSumExp(_Reduction):
         # An all -inf slice would give nan from (-inf) - (-inf); its result is -inf.
         m = np.where(np.isfinite(m), m, 0)
         s = np.exp(x - m).sum(axis=self.axis, keepdims=True)
-        y = np.log(s) + m
+        with np.errstate(divide="ignore"):
+            y = np.log(s) + m
         if not self.keepdims:
             y = y.squeeze(axis=self.axis)
         return y
@@ -128,6 +129,10 @@ def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variab
     d = data_of(x)
     ndim = np.ndim(d)
     normalize_axes(axis, ndim, cls.name)
+    if ndim == 0:
+        # Axis 0 of a scalar is accepted, as NumPy's sum accepts it; every reduction then
+        # reduces over nothing, which `axis=None` spells for all of them (np.mean rejects 0).
+        axis = None
     if np.size(d) == 0 and cls is not Sum:
         raise ValueError(f"{cls.name}: cannot reduce an empty array of shape {np.shape(d)}")
     return cls(axis, keepdims)(x)

@@ -291,6 +291,9 @@ def transpose(x: Variable | Any, *axes: Any) -> Variable:
             f"transpose: axes {ax} are not a permutation of the {ndim} axes of an input of shape "
             f"{shape_str(np.shape(data_of(x)))}"
         )
+    if ax is not None:
+        # Non-negative axes, so that the backward's argsort inverts the permutation.
+        ax = tuple(a % ndim for a in ax)
     return Transpose(ax)(x)
 
 
@@ -322,8 +325,11 @@ def getitem(x: Variable | Any, index: Any) -> Variable:
     """x[index], NumPy's basic and advanced indexing; repeated indices accumulate in backward."""
     if isinstance(index, Variable):
         index = index.data
-    if isinstance(index, list):
+    elif isinstance(index, list):
         index = np.asarray(index)
+    elif isinstance(index, tuple):
+        # x[i, 0] with a Variable i: NumPy only knows arrays.
+        index = tuple(p.data if isinstance(p, Variable) else p for p in index)
     return GetItem(index)(x)
 
 
