@@ -418,6 +418,9 @@ class Parameter(Variable):
             data = data.data
         if type(data) is not np.ndarray:
             data = _to_array(data, "Parameter")
+            if data.dtype.kind in "biu" and dtype is None:
+                # Python numbers: Parameter(3) is a float Parameter of the default dtype.
+                data = data.astype(_state.default_dtype)
         if dtype is not None:
             data = data.astype(dtype, copy=False)
         if data.dtype.kind != "f":
@@ -486,8 +489,8 @@ class Function:
         "scope",
         "released",
         "stack",
-        "_xs",
-        "_ys",
+        "saved_inputs",
+        "saved_outputs",
         "__dict__",
         "__weakref__",
     )
@@ -502,8 +505,10 @@ class Function:
     scope: ModuleCall | None
     released: bool
     stack: list[traceback.FrameSummary]
-    _xs: Any
-    _ys: Any
+    #: What a backward reads: the inputs' and outputs' arrays (in forward's order), or under
+    #: `create_graph` the Variables (and constants) themselves, so that the backward records.
+    saved_inputs: Sequence[Any]
+    saved_outputs: tuple[Any, ...]
 
     fast = False
     #: The op's name, as errors and graph pictures show it; by default the class name in
@@ -572,8 +577,8 @@ class Function:
             v.creator = self
             self.inputs = inputs
             self.needs_input_grad = tuple(needs)
-            self._xs = xs
-            self._ys = (y,)
+            self.saved_inputs = xs
+            self.saved_outputs = (y,)
             self.outputs = (weakref.ref(v),)
             self.released = False
             self.scope = _state.scope
@@ -604,33 +609,14 @@ class Function:
                 v.creator = self
             self.inputs = inputs
             self.needs_input_grad = tuple(needs)
-            self._xs = xs
-            self._ys = ys
+            self.saved_inputs = xs
+            self.saved_outputs = ys
             self.outputs = tuple(weakref.ref(v) for v in outs)
             self.released = False
             self.scope = _state.scope
             self.generation = gen
             self._parents = parents
         return outs
-
-    # -- what a backward reads: ndarrays on the fast path, Variables when recording it
-    @property
-    def saved_inputs(self) -> Sequence[Any]:
-        """The inputs for backward: ndarrays, or Variables (and constants) under create_graph."""
-        if _state.create_graph:
-            return self.inputs
-        return self._xs
-
-    @property
-    def saved_outputs(self) -> tuple[Any, ...]:
-        """The outputs for backward: ndarrays, or Variables under create_graph."""
-        if _state.create_graph:
-            outs = []
-            for ref, y in zip(self.outputs, self._ys):
-                v = ref()
-                outs.append(v if v is not None else Variable(y, requires_grad=False))
-            return tuple(outs)
-        return self._ys
 
     @property
     def frees_saved(self) -> bool:
@@ -793,7 +779,7 @@ def _run_backward(
                     owned.discard(id(gy))
                 if y._meta is not None or wanted is not None:
                     gy = _output_grad(y, gy, wanted, captured, create_graph)
-                if f.fast:
+                if f.fast and not create_graph:
                     gxs = f.backward(gy)
                     if type(gxs) is not tuple:
                         gxs = (gxs,)
@@ -825,13 +811,20 @@ def _run_backward(
                         _accumulate(acc, owned, x, prev, gx, create_graph)
             if not retain_graph:
                 f.released = True
-                f._xs = f._ys = None
+                f.saved_inputs = f.saved_outputs = ()
                 f.__dict__.clear()
-        # What is left in acc belongs to leaves: each is complete only now.
+        # What is left in acc belongs to leaves: each is complete only now. A leaf's .grad
+        # must not share memory with the seed grad or with another leaf's .grad (add passes
+        # one array to both inputs): an optimizer or user may write into it.
+        handed = {id(g) for g in grads if type(g) is np.ndarray}
         for x, g in acc.items():
             if x._meta is not None:
                 g = _apply_hooks(x, g, create_graph)
             if wanted is None:
+                if type(g) is np.ndarray:
+                    if id(g) in handed:
+                        g = g.copy()
+                    handed.add(id(g))
                 _add_to_grad(x, g, create_graph)
             elif x in wanted:
                 captured[x] = g
@@ -845,36 +838,34 @@ def _run_backward(
 
 
 def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
-    """Call a user-defined backward, or a multi-output one; check what it returns."""
-    if f.fast or create_graph:
-        # Missing output grads (an unused output) count as zeros.
-        if any(g is None for g in gys):
-            ys = f._ys
-            gys = [
-                (
-                    np.zeros_like(y)
-                    if not create_graph
-                    else Variable(np.zeros_like(y), requires_grad=False)
-                )
-                if g is None
-                else g
-                for g, y in zip(gys, ys)
-            ]
+    """Call a backward off the fast path: a user-defined one (it works on Variables), any
+    backward under create_graph (recorded), or one with several outputs."""
+    if any(g is None for g in gys):
+        # The gradient of an output nobody used is zero.
+        gys = [np.zeros_like(y) if g is None else g for g, y in zip(gys, f.saved_outputs)]
+    if create_graph:
+        vgys = [g if isinstance(g, Variable) else Variable(g, requires_grad=False) for g in gys]
+        xs, ys = f.saved_inputs, f.saved_outputs
+        f.saved_inputs = f.inputs
+        outs = []
+        for ref, y in zip(f.outputs, ys):
+            v = ref()
+            outs.append(Variable(y, requires_grad=False) if v is None else v)
+        f.saved_outputs = tuple(outs)
+        try:
+            gxs = f.backward(*vgys)
+        finally:
+            f.saved_inputs, f.saved_outputs = xs, ys
+        gxs = gxs if type(gxs) is tuple else (gxs,)
+        gxs = tuple(_as_variable_grad(g) for g in gxs)
+    elif f.fast:
         gxs = f.backward(*gys)
+        gxs = gxs if type(gxs) is tuple else (gxs,)
     else:
-        # A user-defined backward works on Variables; off the recording path it records nothing.
-        vgys = [
-            Variable(np.zeros_like(y) if g is None else g, requires_grad=False)
-            for g, y in zip(gys, f._ys)
-        ]
-        gxs = f.backward(*vgys)
+        # Off the recording path a user-defined backward records nothing (grad mode is off).
+        gxs = f.backward(*[Variable(g, requires_grad=False) for g in gys])
         gxs = gxs if type(gxs) is tuple else (gxs,)
         gxs = tuple(g.data if isinstance(g, Variable) else g for g in gxs)
-        return _check_grads(f, gxs)
-    if type(gxs) is not tuple:
-        gxs = (gxs,)
-    if not f.fast:
-        gxs = tuple(_as_variable_grad(g) for g in gxs)
     return _check_grads(f, gxs)
 
 
@@ -890,6 +881,7 @@ def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
             f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
         )
     if not f.fast:
+        # A user-defined backward may get shapes wrong; say so here, not deep in NumPy later.
         for i, (x, gx, need) in enumerate(zip(f.inputs, gxs, f.needs_input_grad)):
             if need and gx is not None and gx.shape != x.shape:
                 raise RuntimeError(

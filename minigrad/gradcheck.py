@@ -25,6 +25,11 @@ def _as_inputs(inputs: Sequence[Any]) -> list[Variable]:
     for i, x in enumerate(inputs):
         if isinstance(x, Variable):
             out.append(x)
+        elif isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {x.dtype}; numerical checks need float64 "
+                "(float32 rounding swamps the central differences)"
+            )
         elif isinstance(x, np.ndarray | float | int | list):
             arr = np.asarray(x, dtype=np.float64)
             out.append(Variable(arr))

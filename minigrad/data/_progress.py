@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+DELAY_S = 1.0  # quick steps show no bar
+
 
 @contextmanager
 def progress(total: int | None, desc: str, unit: str = "B") -> Iterator[Callable[[int], object]]:
@@ -22,7 +24,7 @@ def progress(total: int | None, desc: str, unit: str = "B") -> Iterator[Callable
         unit=unit,
         unit_scale=True,
         unit_divisor=1024 if unit == "B" else 1000,
-        delay=1.0,
+        delay=DELAY_S,
         disable=None,  # None: off when stderr is not a terminal
         leave=False,
         file=sys.stderr,

@@ -15,6 +15,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,7 +60,9 @@ class Cache:
         """The cached arrays, or None if there is no valid cache file (a bad one is deleted)."""
         if not self._loaded:
             self._loaded = True
-            if self.path.is_file():
+            if self.path.is_file() and not os.access(self.path, os.R_OK):
+                self.problem = f"cache file {self.path} is not readable (left in place)"
+            elif self.path.is_file():
                 try:
                     self._arrays, self._info = _load(self.path)
                 except ValueError as e:
@@ -79,15 +82,16 @@ class Cache:
         folder, the ``files`` fingerprint that lets a later run skip re-reading them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         _remove_stale(self.folder)
-        payload: dict[str, NDArray[np.generic]] = {
+        payload: dict[str, Any] = {
             _key(name): np.ascontiguousarray(arrays[name]) for name in checksums.IDX_FILES
         }
         payload[_MARKER] = _marker()
         payload[_INFO] = np.array(json.dumps({"source": source, "files": files}))
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".npz.tmp", dir=self.folder)
         try:
+            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the cache is ordinary data
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, allow_pickle=False, **payload)
+                np.savez(f, **payload)  # no objects in it: nothing to pickle
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -97,7 +101,6 @@ class Cache:
         self._loaded = True
         self._arrays = {name: arrays[name] for name in checksums.IDX_FILES}
         self._info = {"source": source, "files": files}
-        self.problem = None
 
     def workdir(self) -> tempfile.TemporaryDirectory[str]:
         """A temporary folder inside the cache folder for downloads, removed on exit."""

@@ -52,7 +52,7 @@ class DataLoader:
     def __init__(
         self,
         dataset: tuple[Any, Any] | IndexableDataset,
-        batch_size: int,
+        batch_size: int | np.integer[Any],
         shuffle: bool = True,
         drop_last: bool = False,
         seed: int | np.random.SeedSequence | None = None,

@@ -198,7 +198,7 @@ def _convert(
     n = x.shape[0]
     x = x.reshape(n, -1) if flatten else x.reshape(n, 1, *x.shape[1:])
     if normalize:
-        xo: NDArray[Any] = x.astype(dtype or np.float32)
+        xo: NDArray[Any] = x.astype(np.float32 if dtype is None else dtype)
         xo /= 255  # in place: the dtype stays what was asked for
     elif dtype is not None:
         xo = x.astype(dtype)
@@ -206,7 +206,7 @@ def _convert(
         # Raw uint8; copied if it is a read-only view of parsed bytes, so callers own it.
         xo = x if x.flags.writeable else x.copy()
     if one_hot_label:
-        to: NDArray[Any] = np.zeros((n, 10), dtype=dtype or np.float32)
+        to: NDArray[Any] = np.zeros((n, 10), dtype=np.float32 if dtype is None else dtype)
         to[np.arange(n), t] = 1
     else:
         to = t.astype(np.int64)

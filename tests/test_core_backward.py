@@ -1,0 +1,251 @@
+"""The backward engine: long chains, freeing the graph, retain_graph, accumulation and the
+seed gradient (design §2)."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from minigrad import F, Variable
+
+
+def _var(*values: float) -> Variable:
+    return Variable(np.array(values, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- long chains
+
+
+def test_chain_of_100000_ops_backward_without_recursion():
+    x = _var(1.0, 2.0)
+    y = x * 1.0
+    first = weakref.ref(y.creator)
+    for _ in range(49_999):
+        y = y + 0.0
+        y = y * 1.0
+    y = y + 0.0
+    s = y.sum()
+    s.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    # Dropping the output must free the chain (iteratively: no deep recursion in teardown).
+    del y, s
+    assert first() is None
+
+
+def test_chain_gradient_value_through_many_ops():
+    x = _var(0.5)
+    y = x
+    for _ in range(1000):
+        y = y * 1.001
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [1.001**1000], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- freeing
+
+
+def _build(x: Variable) -> tuple[Variable, list[weakref.ref]]:
+    """A small graph with a diamond; weakrefs to every intermediate Variable and Function."""
+    refs = []
+    a = F.tanh(x * 2.0)
+    b = F.exp(a) + a * a
+    c = (b / 3.0).sum()
+    for v in (a, b, c):
+        refs.append(weakref.ref(v))
+        refs.append(weakref.ref(v.creator))
+    return c, refs
+
+
+def test_graph_freed_by_refcount_alone_after_backward():
+    x = _var(0.1, -0.4, 0.9)
+    gc.collect()
+    gc.disable()
+    try:
+        out, refs = _build(x)
+        out.backward()
+        assert all(r() is not None for r in refs[-2:])
+        del out
+        alive = [r() for r in refs if r() is not None]
+        assert alive == []
+        assert x.grad is not None and x.grad.shape == (3,)
+    finally:
+        gc.enable()
+
+
+def test_graph_freed_by_refcount_alone_without_backward():
+    x = _var(0.1, -0.4, 0.9)
+    gc.collect()
+    gc.disable()
+    try:
+        out, refs = _build(x)
+        del out
+        assert [r() for r in refs if r() is not None] == []
+    finally:
+        gc.enable()
+
+
+def test_graph_freed_by_refcount_after_retain_graph_backward():
+    x = _var(0.1, -0.4, 0.9)
+    gc.collect()
+    gc.disable()
+    try:
+        out, refs = _build(x)
+        out.backward(retain_graph=True)
+        del out
+        assert [r() for r in refs if r() is not None] == []
+    finally:
+        gc.enable()
+
+
+# --------------------------------------------------------------------------- retain_graph
+
+
+def test_second_backward_through_released_graph_raises():
+    x = _var(1.0, 2.0)
+    y = (F.exp(x) * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward_and_accumulates():
+    x = _var(1.0, 2.0)
+    y = (F.exp(x) * x).sum()
+    y.backward(retain_graph=True)
+    once = x.grad.data.copy()
+    np.testing.assert_allclose(once, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * once)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_graph_stays_inspectable_after_backward_and_saved_arrays_are_freed():
+    x = _var(-1.0, 2.0)
+    a = F.abs(x)
+    y = (a * 3.0).sum()
+    y.backward()
+    mul = y.creator.inputs[0].creator
+    abs_fn = mul.inputs[0].creator
+    assert (y.creator.name, mul.name, abs_fn.name) == ("sum", "mul", "abs")
+    assert abs_fn.inputs[0] is x
+    assert mul.inputs[0] is a
+    assert abs_fn.released and mul.released
+    # abs saved its sign for backward: gone now, like everything else a forward stored.
+    assert abs_fn.__dict__ == {}
+    assert mul.__dict__ == {}
+
+
+def test_retain_graph_keeps_saved_arrays():
+    x = _var(-1.0, 2.0)
+    y = F.abs(x).sum()
+    y.backward(retain_graph=True)
+    abs_fn = y.creator.inputs[0].creator
+    assert not abs_fn.released
+    assert abs_fn.__dict__ != {}  # abs saved the sign of x for its backward
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [-2.0, 2.0])
+    assert abs_fn.released and abs_fn.__dict__ == {}
+
+
+# --------------------------------------------------------------------------- accumulation
+
+
+def test_leaf_grads_accumulate_across_backward_calls():
+    x = _var(1.0, 2.0, 3.0)
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0, 7.0, 9.0])
+    assert x.grad.requires_grad is False and x.grad.creator is None
+
+
+def test_accumulation_does_not_mutate_the_previous_grad_array():
+    x = _var(1.0, 2.0)
+    (x * 2.0).sum().backward()
+    old = x.grad.data
+    (x * 5.0).sum().backward()
+    np.testing.assert_array_equal(old, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [7.0, 7.0])
+
+
+@pytest.mark.parametrize("method", ["zero_grad", "cleargrad"])
+def test_zero_grad_forgets_the_gradient(method):
+    x = _var(1.0, 2.0)
+    (x * 4.0).sum().backward()
+    getattr(x, method)()
+    assert x.grad is None
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_non_leaf_grads_are_dropped():
+    x = _var(1.0, 2.0)
+    h = x * 2.0
+    y = (h * h).sum()
+    y.backward()
+    assert h.grad is None and y.grad is None
+    np.testing.assert_array_equal(x.grad.data, [8.0, 16.0])
+
+
+def test_constant_variable_gets_no_grad():
+    x = _var(1.0, 2.0)
+    c = Variable(np.array([3.0, 4.0]), requires_grad=False)
+    (x * c + c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+# --------------------------------------------------------------------------- the seed
+
+
+def test_non_scalar_backward_without_grad_names_the_shape():
+    y = Variable(np.ones((3, 2))) * 2.0
+    with pytest.raises(RuntimeError, match=r"\(3, 2\).*grad="):
+        y.backward()
+
+
+def test_backward_with_explicit_grad_array():
+    x = Variable(np.arange(6.0).reshape(3, 2))
+    y = x * x
+    g = np.arange(6.0).reshape(3, 2) + 1
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data * g)
+    np.testing.assert_array_equal(g, np.arange(6.0).reshape(3, 2) + 1)
+
+
+def test_backward_with_explicit_grad_variable_and_scalar():
+    x = _var(1.0, 2.0)
+    (x * 3.0).backward(Variable(np.array([1.0, 10.0])))
+    np.testing.assert_array_equal(x.grad.data, [3.0, 30.0])
+    z = _var(2.0)
+    (z * z).backward(0.5)
+    np.testing.assert_array_equal(z.grad.data, [2.0])
+
+
+def test_backward_with_wrong_grad_shape_raises():
+    y = Variable(np.ones((3, 2))) * 2.0
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        y.backward(np.ones((2, 3)))
+
+
+def test_backward_on_output_without_grad_raises():
+    y = Variable(np.ones(2), requires_grad=False) * 2.0
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+def test_backward_of_a_leaf_gives_the_seed():
+    x = _var(4.0)
+    x.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0])
+
+
+def test_backward_does_not_mutate_the_given_grad_in_a_diamond():
+    x = _var(1.0, 2.0)
+    a = x + 0.0
+    y = a + a  # add hands its gradient on unchanged: the same array reaches `a` twice
+    g = np.array([1.0, 1.0])
+    y.backward(g)
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])

@@ -1,0 +1,193 @@
+"""Grad modes (`no_grad`, `enable_grad`), `detect_anomaly` and dtypes (design §2)."""
+
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import F, Variable
+
+# --------------------------------------------------------------------------- no_grad
+
+
+def test_no_grad_records_nothing():
+    x = Variable(np.array([1.0, 2.0]))
+    assert mg.is_grad_enabled()
+    with mg.no_grad():
+        assert not mg.is_grad_enabled()
+        y = F.exp(x * 2.0).sum()
+    assert mg.is_grad_enabled()
+    assert y.creator is None and y.requires_grad is False
+    np.testing.assert_allclose(y.data, np.exp([2.0, 4.0]).sum())
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_no_grad_as_a_decorator():
+    @mg.no_grad()
+    def predict(v):
+        assert not mg.is_grad_enabled()
+        return v * 3.0
+
+    x = Variable(np.array([1.0]))
+    y = predict(x)
+    assert y.creator is None and not y.requires_grad
+    assert mg.is_grad_enabled()
+    # The same decorated function may be called again (and recursively).
+    assert predict(x).creator is None
+
+
+def test_enable_grad_inside_no_grad():
+    x = Variable(np.array([1.0, 2.0]))
+    with mg.no_grad():
+        with mg.enable_grad():
+            assert mg.is_grad_enabled()
+            y = x * x
+        z = x * x
+        assert not mg.is_grad_enabled()
+    assert y.creator is not None and y.requires_grad
+    assert z.creator is None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_enable_grad_as_a_decorator_inside_no_grad():
+    @mg.enable_grad()
+    def f(v):
+        return v * 2.0
+
+    x = Variable(np.array([1.0]))
+    with mg.no_grad():
+        y = f(x)
+    assert y.creator is not None
+
+
+def test_grad_mode_restored_after_an_exception():
+    with pytest.raises(ValueError, match="stop"), mg.no_grad():
+        raise ValueError("stop")
+    assert mg.is_grad_enabled()
+
+
+def test_nested_no_grad():
+    with mg.no_grad():
+        with mg.no_grad():
+            pass
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
+
+
+# --------------------------------------------------------------------------- detect_anomaly
+
+
+def _raised(fn):
+    try:
+        fn()
+    except FloatingPointError as e:
+        return str(e)
+    pytest.fail("detect_anomaly raised nothing")
+
+
+def test_anomaly_in_forward_names_the_op_and_where_it_was_called():
+    x = Variable(np.array([1.0, -1.0]))
+
+    def run():
+        with np.errstate(invalid="ignore"), mg.detect_anomaly():
+            F.log(x)
+
+    msg = _raised(run)
+    line = inspect.getsourcelines(run)[1] + 2
+    assert "log" in msg and "NaN" in msg and "forward" in msg
+    assert os.path.basename(__file__) in msg
+    assert f"line {line}" in msg
+
+
+def test_anomaly_in_backward_names_the_op_and_where_it_was_called():
+    x = Variable(np.array([0.0, 4.0]))
+
+    def run():
+        with np.errstate(divide="ignore"), mg.detect_anomaly():
+            y = F.sqrt(x)
+            y.sum().backward()
+
+    msg = _raised(run)
+    line = inspect.getsourcelines(run)[1] + 2
+    assert "sqrt" in msg and "inf" in msg and "backward" in msg
+    assert os.path.basename(__file__) in msg
+    assert f"line {line}" in msg
+
+
+def test_no_anomaly_error_outside_detect_anomaly():
+    x = Variable(np.array([0.0, -1.0]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = F.log(x)
+        assert np.isneginf(y.data[0]) and np.isnan(y.data[1])
+        F.sqrt(Variable(np.array([0.0]))).sum().backward()
+        with mg.detect_anomaly():
+            pass
+        F.log(x)
+
+
+def test_detect_anomaly_is_restored_after_it_raised():
+    x = Variable(np.array([-1.0]))
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(FloatingPointError), mg.detect_anomaly():
+            F.log(x)
+        assert np.isnan(F.log(x).data[0])
+
+
+def test_detect_anomaly_passes_finite_values_through():
+    x = Variable(np.array([1.0, 4.0]))
+    with mg.detect_anomaly():
+        y = F.sqrt(x).sum()
+        y.backward()
+    np.testing.assert_allclose(x.grad.data, [0.5, 0.25])
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+def test_float32_stays_float32_with_python_scalars():
+    x = Variable(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+    y = (2.0 * x + 1 - x / 3.0) ** 2 - 0.5
+    z = (F.exp(-y) * 1.5 + F.tanh(x) @ np.ones(3, dtype=np.float32)).mean()
+    assert y.dtype == np.float32 and z.dtype == np.float32
+    z.backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_float32_stays_float32_with_numpy_scalars():
+    # NumPy scalars act like Python numbers: under NumPy 2's promotion rules an np.float64
+    # scalar would otherwise upcast a float32 array.
+    x = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    y = x * np.float64(2.0) + np.sqrt(2.0)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_float32_seed_grad_of_another_dtype_is_cast():
+    x = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    y = x * 3.0
+    y.backward(np.array([1.0, 2.0], dtype=np.float64))
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [3.0, 6.0])
+
+
+def test_float64_stays_float64():
+    x = Variable(np.array([1.0, 2.0]))
+    y = (x * 2.0 + 1).sum()
+    y.backward()
+    assert y.dtype == np.float64 and x.grad.dtype == np.float64
+
+
+def test_integer_data_flows_but_needs_no_grad():
+    i = Variable(np.array([1, 2, 3]))
+    assert not i.requires_grad
+    x = Variable(np.array([0.5, 0.5, 0.5]))
+    y = (x * i).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0, 3.0])
+    assert i.grad is None
