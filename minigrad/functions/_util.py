@@ -117,6 +117,14 @@ def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an op argument (Variable, ndarray or number); np.shape costs ~5x more."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
 def data_of(x: Any) -> Any:
     """The ndarray (or number) behind an op argument."""
     return x.data if isinstance(x, Variable) else x

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable
-from minigrad.functions._util import check_float, data_of, exp, normalize_axes
+from minigrad.functions._util import check_float, data_of, exp, normalize_axes, shape_of
 
 __all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
 
@@ -141,6 +141,13 @@ class Dropout(Function):
         return f"dropout p={self.p}"
 
 
+def _one_axis(axis: Any, x: Any, op: str) -> int:
+    if not isinstance(axis, int | np.integer):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    (ax,) = normalize_axes(axis, len(shape_of(x)), op)
+    return ax
+
+
 def sigmoid(x: Variable | Any) -> Variable:
     """The logistic function 1 / (1 + exp(-x)), elementwise and overflow-free.  Same shape."""
     check_float(x, "sigmoid")
@@ -161,14 +168,14 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
 def softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """Probabilities along `axis` (summing to 1).  (N, C) -> (N, C)."""
     check_float(x, "softmax")
-    (ax,) = normalize_axes(axis, np.ndim(data_of(x)), "softmax")
+    ax = _one_axis(axis, x, "softmax")
     return Softmax(ax)(x)
 
 
 def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
     check_float(x, "log_softmax")
-    (ax,) = normalize_axes(axis, np.ndim(data_of(x)), "log_softmax")
+    ax = _one_axis(axis, x, "log_softmax")
     return LogSoftmax(ax)(x)
 
 

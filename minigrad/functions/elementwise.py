@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable
-from minigrad.functions._util import data_of, shape_str, sum_to
+from minigrad.functions._util import data_of, shape_of, shape_str, sum_to
 
 __all__ = ["exp", "log", "sqrt", "abs", "tanh", "clip", "where", "maximum", "minimum"]
 
@@ -165,11 +165,11 @@ class Minimum(Function):
 
 def _binary_check(op: str, x0: Any, x1: Any) -> None:
     try:
-        np.broadcast_shapes(np.shape(data_of(x0)), np.shape(data_of(x1)))
+        np.broadcast_shapes(shape_of(x0), shape_of(x1))
     except ValueError:
         raise ValueError(
-            f"{op}: shapes {shape_str(np.shape(data_of(x0)))} and "
-            f"{shape_str(np.shape(data_of(x1)))} cannot be broadcast together"
+            f"{op}: shapes {shape_str(shape_of(x0))} and "
+            f"{shape_str(shape_of(x1))} cannot be broadcast together"
         ) from None
 
 
@@ -213,11 +213,11 @@ def where(cond: Any, x0: Variable | Any, x1: Variable | Any) -> Variable:
     if c.dtype != bool:
         raise TypeError(f"where: cond must be a boolean array, got dtype {c.dtype}")
     try:
-        np.broadcast_shapes(c.shape, np.shape(data_of(x0)), np.shape(data_of(x1)))
+        np.broadcast_shapes(c.shape, shape_of(x0), shape_of(x1))
     except ValueError:
         raise ValueError(
-            f"where: shapes {shape_str(c.shape)}, {shape_str(np.shape(data_of(x0)))} and "
-            f"{shape_str(np.shape(data_of(x1)))} cannot be broadcast together"
+            f"where: shapes {shape_str(c.shape)}, {shape_str(shape_of(x0))} and "
+            f"{shape_str(shape_of(x1))} cannot be broadcast together"
         ) from None
     return Where()(c, x0, x1)
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable
-from minigrad.functions._util import data_of, shape_str, sum_to, swap_last
+from minigrad.functions._util import shape_of, shape_str, sum_to, swap_last
 
 __all__ = ["matmul", "linear"]
 
@@ -103,15 +103,15 @@ def matmul(x0: Variable | Any, x1: Variable | Any) -> Variable:
 
 def linear(x: Variable | Any, W: Variable | Any, b: Variable | Any = None) -> Variable:
     """x @ W + b as one op.  x: (N, in), W: (in, out), b: (out,) or None -> (N, out)."""
-    sx, sW = np.shape(data_of(x)), np.shape(data_of(W))
+    sx, sW = shape_of(x), shape_of(W)
     if len(sx) != 2 or len(sW) != 2 or sx[1] != sW[0]:
         raise ValueError(
             f"linear: x of shape {shape_str(sx)} and W of shape {shape_str(sW)} do not fit "
             "(expected x (N, in) and W (in, out))"
         )
-    if b is not None and np.shape(data_of(b)) != (sW[1],):
+    if b is not None and shape_of(b) != (sW[1],):
         raise ValueError(
-            f"linear: b has shape {shape_str(np.shape(data_of(b)))}, expected ({sW[1]},) for W "
+            f"linear: b has shape {shape_str(shape_of(b))}, expected ({sW[1]},) for W "
             f"of shape {shape_str(sW)}"
         )
     return Linear()(x, W) if b is None else Linear()(x, W, b)

@@ -129,6 +129,9 @@ def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variab
     d = data_of(x)
     ndim = np.ndim(d)
     normalize_axes(axis, ndim, cls.name)
+    if isinstance(axis, list):
+        # NumPy's reductions take a tuple of axes, not a list.
+        axis = tuple(axis)
     if ndim == 0:
         # Axis 0 of a scalar is accepted, as NumPy's sum accepts it; every reduction then
         # reduces over nothing, which `axis=None` spells for all of them (np.mean rejects 0).

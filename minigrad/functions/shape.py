@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable
-from minigrad.functions._util import data_of, shape_str, sum_to_array
+from minigrad.functions._util import data_of, shape_of, shape_str, sum_to_array
 
 __all__ = [
     "reshape",
@@ -275,7 +275,7 @@ def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
 def reshape(x: Variable | Any, *shape: Any) -> Variable:
     """x with a new shape of the same size (one entry may be -1): `reshape(x, (2, 3))` or `reshape(x, 2, 3)`."""
     shape = _shape_arg(shape, "reshape")
-    if np.shape(data_of(x)) == shape:
+    if shape_of(x) == shape:
         return x if isinstance(x, Variable) else Variable(data_of(x), requires_grad=False)
     return Reshape(shape)(x)
 
@@ -283,13 +283,13 @@ def reshape(x: Variable | Any, *shape: Any) -> Variable:
 def transpose(x: Variable | Any, *axes: Any) -> Variable:
     """x with its axes permuted (reversed if no axes are given).  (a, b, c) -> e.g. (c, b, a)."""
     ax: tuple[int, ...] | None = _shape_arg(axes, "transpose") if axes and axes != (None,) else None
-    ndim = np.ndim(data_of(x))
+    ndim = len(shape_of(x))
     if ax is not None and sorted(a % ndim if -ndim <= a < ndim else -1 for a in ax) != list(
         range(ndim)
     ):
         raise ValueError(
             f"transpose: axes {ax} are not a permutation of the {ndim} axes of an input of shape "
-            f"{shape_str(np.shape(data_of(x)))}"
+            f"{shape_str(shape_of(x))}"
         )
     if ax is not None:
         # Non-negative axes, so that the backward's argsort inverts the permutation.
@@ -299,7 +299,7 @@ def transpose(x: Variable | Any, *axes: Any) -> Variable:
 
 def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variable:
     """x with dims start_dim..end_dim merged into one (all of them by default, like PyTorch)."""
-    shape = np.shape(data_of(x))
+    shape = shape_of(x)
     nd = len(shape)
     if nd == 0:
         return reshape(x, (1,))
@@ -342,7 +342,7 @@ def _seq(xs: Sequence[Any], op: str) -> list[Any]:
 def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
     """Join arrays along an existing axis; all other dims must match."""
     items = _seq(xs, "concatenate")
-    shapes = [np.shape(data_of(x)) for x in items]
+    shapes = [shape_of(x) for x in items]
     nd = len(shapes[0])
     if nd == 0 or not -nd <= axis < nd:
         raise ValueError(f"concatenate: axis {axis} is out of range for shapes {shapes}")
@@ -358,7 +358,7 @@ def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
 def stack(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
     """Join arrays of the same shape along a new axis.  k arrays of (a, b) -> (k, a, b) at axis 0."""
     items = _seq(xs, "stack")
-    shapes = [np.shape(data_of(x)) for x in items]
+    shapes = [shape_of(x) for x in items]
     if any(s != shapes[0] for s in shapes):
         raise ValueError(
             f"stack: all inputs must have the same shape, got {', '.join(map(shape_str, shapes))}"
