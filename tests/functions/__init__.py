@@ -1,0 +1,1 @@
+"""Tests of the primitive ops in minigrad.functions, one file per family."""
