@@ -1,0 +1,133 @@
+"""examples/visualize.py: the graphs it builds (values and gradients of the book's example,
+the diamond, TwoLayerNet's loss, the recorded derivative) and the files the script writes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from viz.dotparse import parse
+
+from minigrad.viz import to_dot
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "visualize.py"
+PICTURES = [
+    "apple_forward",
+    "apple_backward",
+    "diamond",
+    "two_layer_net",
+    "two_layer_net_collapsed",
+    "second_order",
+]
+
+
+@pytest.fixture(scope="module")
+def example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("visualize_example", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_apple_example_has_the_books_values_and_gradients(example):
+    inputs, price = example.apple_orange()
+    assert price.item() == pytest.approx(715.0)
+    d = parse(to_dot(price, show_values=True).source)
+    assert d.by_text("apple_price | scalar float64 | = 200.0")
+    assert d.by_text("orange_price | scalar float64 | = 450.0")
+    assert d.by_text("price | scalar float64 | = 715.0")
+    assert d.texts("f") == ["add", "mul", "mul", "mul"]
+    price.backward()
+    grads = {k: example.grad_of(v) for k, v in inputs.items()}
+    assert grads == pytest.approx(
+        {"apple": 2.2, "apple_num": 110.0, "orange": 3.3, "orange_num": 165.0, "tax": 650.0}
+    )
+    d = parse(to_dot(price, show_grads=True, show_shapes=False, show_dtypes=False).source)
+    assert d.by_text("apple | grad = 2.2")
+    assert d.by_text("all_price | grad = 1.1")
+    assert d.by_text("price | grad = 1.0")
+
+
+def test_diamond_example(example):
+    y = example.diamond()
+    d = parse(to_dot(y).source)
+    assert d.texts("f") == ["add", "exp", "mul 3.0", "sum", "tanh"]
+    h = d.by_text("h | (3,) float32")
+    assert len([e for e in d.edges if e[0] == h.name]) == 2
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    assert y.item() == pytest.approx(float((np.exp(np.tanh(x)) + 3 * np.tanh(x)).sum()), rel=1e-6)
+
+
+def test_two_layer_net_example_on_random_data(example, monkeypatch):
+    monkeypatch.delenv("MINIGRAD_DATA", raising=False)
+    loss, source = example.two_layer_net_loss()
+    assert source == "random data"
+    # weights of std 0.01 give nearly uniform softmax outputs: loss about ln(10)
+    assert loss.item() == pytest.approx(np.log(10), abs=0.01)
+    d = parse(to_dot(loss).source)
+    assert len(d.clusters) == 5  # the net and its four layer calls
+    assert d.by_text("x | (100, 784) float32")
+    assert d.by_text("W1 | (784, 50) float32")
+
+
+def test_tanh_derivative_example(example):
+    gx = example.tanh_derivative()
+    x = np.array([-1.0, 0.0, 0.5])
+    np.testing.assert_allclose(gx.data, 1 - np.tanh(x) ** 2, rtol=1e-12)
+    d = parse(to_dot(gx).source)
+    assert "tanh" in d.texts("f") and "sub (1, ·)" in d.texts("f")
+
+
+def test_help_names_the_options():
+    out = run_script("--help")
+    assert out.returncode == 0
+    assert "--out" in out.stdout and "default: out/" in out.stdout and "--format" in out.stdout
+
+
+def test_script_writes_readable_pngs_found_without_path(tmp_path):
+    # PATH without the venv: graphviz-pure is found in the interpreter's scripts folder
+    # (skipped where it has no wheel, as the design allows).
+    scripts = sysconfig.get_path("scripts")
+    if shutil.which("graphviz-pure", path=scripts) is None:
+        pytest.skip("graphviz-pure is not installed in this interpreter's scripts folder")
+    env = {k: v for k, v in os.environ.items() if k not in ("MINIGRAD_DOT", "MINIGRAD_DATA")}
+    env["PATH"] = "/usr/bin:/bin"
+    out = run_script("--out", str(tmp_path / "pics"), env=env)
+    assert out.returncode == 0, out.stderr
+    paths = out.stdout.split()
+    assert paths == [str(tmp_path / "pics" / f"{name}.png") for name in PICTURES]
+    for p in paths:
+        data = Path(p).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", data[16:24])
+        assert 200 <= width <= 3000 and 200 <= height <= 3000, (p, width, height)
+
+
+def test_script_writes_dot_sources(tmp_path):
+    out = run_script("--out", str(tmp_path), "--format", "dot")
+    assert out.returncode == 0, out.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{name}.dot" for name in PICTURES)
+    collapsed = parse((tmp_path / "two_layer_net_collapsed.dot").read_text())
+    assert len(collapsed.of_kind("m")) == 4 and collapsed.of_kind("f") == []
+    backward = (tmp_path / "apple_backward.dot").read_text()
+    assert "dprice/dapple = 2.2" in backward and "grad = 650.0" in backward
