@@ -8,7 +8,7 @@
 array([2., 4., 6.], dtype=float32)
 """
 
-from minigrad import functions
+from minigrad import data, functions, nn, optim
 from minigrad import functions as F
 from minigrad.core import (
     Function,
@@ -44,4 +44,18 @@ __all__ = [
     "numerical_grad",
     "functions",
     "F",
+    "nn",
+    "optim",
+    "data",
+    "viz",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # viz is imported on first use: `import minigrad` must import NumPy alone, and the graph
+    # pictures need the graphviz package.
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module("minigrad.viz")
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

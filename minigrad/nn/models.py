@@ -1,0 +1,230 @@
+"""Models: the book's `TwoLayerNet` and its generalisation `MLP`, both classifiers trained with
+softmax cross-entropy and both `Module`s."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Parameter, Variable, get_default_dtype, no_grad
+from minigrad.nn import init as _init
+from minigrad.nn.layers import Affine, Linear, ReLU, Relu, Sigmoid, Tanh
+from minigrad.nn.losses import SoftmaxWithLoss
+from minigrad.nn.module import Module
+
+__all__ = ["TwoLayerNet", "MLP"]
+
+
+class _Classifier(Module):
+    """What TwoLayerNet and MLP share: `predict` gives logits, `lastLayer` the loss."""
+
+    lastLayer: SoftmaxWithLoss
+
+    def predict(self, x: Variable | np.ndarray) -> Variable:
+        """Logits (N, classes) for x (N, features)."""
+        raise NotImplementedError(f"{type(self).__name__}.predict is not implemented")
+
+    def forward(self, x: Variable | np.ndarray, t: Any = None) -> Variable:
+        """`predict(x)`, or `loss(x, t)` when targets are given."""
+        return self.predict(x) if t is None else self.loss(x, t)
+
+    def loss(self, x: Variable | np.ndarray, t: Any) -> Variable:
+        """Mean softmax cross-entropy of the logits against t ((N,) indices or (N, C) one-hot)."""
+        return self.lastLayer(self.predict(x), t)
+
+    def accuracy(self, x: Variable | np.ndarray, t: Any) -> float:
+        """The fraction of rows whose largest logit is the label (t: indices or one-hot)."""
+        with no_grad():
+            y = self.predict(x).data
+        t = np.asarray(t.data if isinstance(t, Variable) else t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        if len(t) != len(y) or len(y) == 0:
+            raise ValueError(
+                f"accuracy: {len(y)} predictions and {len(t)} labels (need the same, non-zero "
+                "number)"
+            )
+        return float(np.count_nonzero(np.argmax(y, axis=1) == t) / len(y))
+
+    def _param_items(self) -> Sequence[tuple[str, Parameter]]:
+        return list(self.named_parameters())
+
+    def gradient(self, x: Variable | np.ndarray, t: Any) -> dict[str, np.ndarray]:
+        """The book's `gradient`, by autograd: clears the old gradients, runs `loss(x, t)` and
+        its backward, and returns {parameter name: gradient ndarray}."""
+        items = self._param_items()
+        for _, p in items:
+            p.grad = None
+        self.loss(x, t).backward()
+        return {name: np.zeros_like(p.data) if p.grad is None else p.grad.data for name, p in items}
+
+    def numerical_gradient(
+        self, x: Variable | np.ndarray, t: Any, h: float = 1e-4
+    ) -> dict[str, np.ndarray]:
+        """The book's central differences (f(w + h) - f(w - h)) / 2h for every element of every
+        parameter, computed in the parameters' dtype. Two forward passes per element: slow,
+        for checking `gradient` on small nets (in float64)."""
+        grads = {}
+        with no_grad():
+            for name, p in self._param_items():
+                flat = p.data.reshape(-1)
+                if not np.shares_memory(flat, p.data):
+                    raise ValueError(f"numerical_gradient: parameter {name} is not contiguous")
+                g = np.zeros_like(p.data)
+                gflat = g.reshape(-1)
+                for i in range(flat.size):
+                    orig = flat[i]
+                    flat[i] = orig + h
+                    fp = float(self.loss(x, t).data)
+                    flat[i] = orig - h
+                    fm = float(self.loss(x, t).data)
+                    flat[i] = orig
+                    gflat[i] = (fp - fm) / (2 * h)
+                grads[name] = g
+        return grads
+
+
+class TwoLayerNet(_Classifier):
+    """The book's two-layer network: Affine -> Relu -> Affine -> SoftmaxWithLoss.
+
+    `weight_init_std * np.random.randn(...)` weights (so `np.random.seed` reproduces the book's
+    net; `weight_init_std` may also be an initializer name such as `"he_normal"`), zero
+    biases, in `dtype` (None: the default dtype, float32). The book's interface:
+
+    - `params`: {'W1', 'b1', 'W2', 'b2'} -> the very ndarrays the Parameters hold, so
+      `params['W1'] -= lr * g` trains the model and `params['W1'][...] = w` loads weights
+      (rebinding a key, `params['W1'] = w`, would not);
+    - `layers` (OrderedDict Affine1, Relu1, Affine2), `lastLayer` (SoftmaxWithLoss);
+    - `predict(x)` -> logits Variable, `loss(x, t)` -> scalar Variable, `accuracy(x, t)` ->
+      float, `gradient(x, t)` (autograd) and `numerical_gradient(x, t)` -> dicts like params.
+
+    As a Module its parameters are named W1, b1, W2, b2.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float | str = 0.01,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"TwoLayerNet: dtype must be floating, got {self.dtype}")
+        for what, n in [
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+        ]:
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+                raise ValueError(f"TwoLayerNet: {what} must be a positive int, got {n!r}")
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        weight = _init.get(weight_init_std)
+        dt = self.dtype
+        self.W1 = Parameter(weight((input_size, hidden_size), dt), name="W1")
+        self.b1 = Parameter(np.zeros(hidden_size, dt), name="b1")
+        self.W2 = Parameter(weight((hidden_size, output_size), dt), name="W2")
+        self.b2 = Parameter(np.zeros(output_size, dt), name="b2")
+        self.params = {
+            "W1": self.W1.data,
+            "b1": self.b1.data,
+            "W2": self.W2.data,
+            "b2": self.b2.data,
+        }
+        self.layers: OrderedDict[str, Module] = OrderedDict()
+        self.layers["Affine1"] = Affine(self.W1, self.b1)
+        self.layers["Relu1"] = Relu()
+        self.layers["Affine2"] = Affine(self.W2, self.b2)
+        self.lastLayer = SoftmaxWithLoss()
+        self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
+
+    def predict(self, x: Variable | np.ndarray) -> Variable:
+        """Logits (N, output_size) for x (N, input_size) (or (N, ...), flattened)."""
+        for layer in self.layers.values():
+            x = layer(x)
+        return x  # type: ignore[return-value]
+
+    def _param_items(self) -> Sequence[tuple[str, Parameter]]:
+        return self._named
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"output_size={self.output_size}, dtype={self.dtype}"
+        )
+
+
+_ACTIVATIONS: dict[str, tuple[type[Module], str]] = {
+    "relu": (ReLU, "he_normal"),
+    "sigmoid": (Sigmoid, "xavier_normal"),
+    "tanh": (Tanh, "xavier_normal"),
+}
+
+
+class MLP(_Classifier):
+    """A fully connected classifier: `MLP([784, 100, 50, 10])` is
+    fc1 -> act1 -> fc2 -> act2 -> fc3, then `lastLayer` (SoftmaxWithLoss).
+
+    `fc1`..`fcN` are `Linear` layers (parameters `fc1.W`, `fc1.b`, ...); `act1`.. are
+    instances of `activation`: "relu", "sigmoid", "tanh" or a Module class (any callable
+    returning a Module). Weights come from `init`, by default He for ReLU and Xavier for
+    sigmoid and tanh. Same methods as TwoLayerNet (`predict`, `loss`, `accuracy`,
+    `gradient`, ...), with gradients keyed by parameter name.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Callable[[], Module] = "relu",
+        dtype: Any = None,
+        init: str | float | _init.Initializer | None = None,
+    ) -> None:
+        super().__init__()
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        if isinstance(activation, str):
+            if activation not in _ACTIVATIONS:
+                raise ValueError(
+                    f"MLP: unknown activation {activation!r}; expected one of "
+                    f"{sorted(_ACTIVATIONS)} or a Module class"
+                )
+            make_act: Callable[[], Module] = _ACTIVATIONS[activation][0]
+            default_init = _ACTIVATIONS[activation][1]
+        elif callable(activation):
+            make_act, default_init = activation, "he_normal"
+        else:
+            raise TypeError(
+                f"MLP: activation must be a name or a Module class, got {type(activation).__name__}"
+            )
+        self.sizes = sizes
+        w_init = default_init if init is None else init
+        layers: list[Module] = []
+        for i in range(len(sizes) - 1):
+            fc = Linear(sizes[i], sizes[i + 1], dtype=dtype, init=w_init)
+            setattr(self, f"fc{i + 1}", fc)
+            layers.append(fc)
+            if i < len(sizes) - 2:
+                act = make_act()
+                if not isinstance(act, Module):
+                    raise TypeError(
+                        f"MLP: activation() returned a {type(act).__name__}, not a Module"
+                    )
+                setattr(self, f"act{i + 1}", act)
+                layers.append(act)
+        self.lastLayer = SoftmaxWithLoss()
+        self._layers = tuple(layers)
+
+    def predict(self, x: Variable | np.ndarray) -> Variable:
+        """Logits (N, sizes[-1]) for x (N, sizes[0])."""
+        for layer in self._layers:
+            x = layer(x)
+        return x  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}"
