@@ -107,7 +107,7 @@ def _compare(
             j = np.unravel_index(np.argmax(np.where(bad, err, -1)), n.shape)
             raise GradcheckError(
                 f"{what}: input {i}: gradients differ at index {tuple(int(k) for k in j)}: "
-                f"analytic {a_arr[j]!r}, numerical {n[j]!r} (largest mismatch {err.max():.3g}, "
+                f"analytic {float(a_arr[j])!r}, numerical {float(n[j])!r} (largest mismatch {err.max():.3g}, "
                 f"{int(bad.sum())} of {n.size} elements outside atol={atol}, rtol={rtol})"
             )
 

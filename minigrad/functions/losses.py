@@ -167,7 +167,8 @@ def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
         if td.view(f"u{td.itemsize}").max() >= c:
             bad = td.min() if td.min() < 0 else td.max()
             raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
-        return SoftmaxCrossEntropy()(x, td)
+        # A Variable t is passed as such, so that graph pictures show its name.
+        return SoftmaxCrossEntropy()(x, t if isinstance(t, Variable) else td)
     if td.shape == (n, c):
         xd = data_of(x)
         if isinstance(t, Variable):

@@ -13,7 +13,7 @@ from minigrad.core import Parameter, Variable, get_default_dtype, no_grad
 from minigrad.nn import init as _init
 from minigrad.nn.layers import Affine, Linear, ReLU, Relu, Sigmoid, Tanh
 from minigrad.nn.losses import SoftmaxWithLoss
-from minigrad.nn.module import Module
+from minigrad.nn.module import Module, runs_as_call
 
 __all__ = ["TwoLayerNet", "MLP"]
 
@@ -31,6 +31,7 @@ class _Classifier(Module):
         """`predict(x)`, or `loss(x, t)` when targets are given."""
         return self.predict(x) if t is None else self.loss(x, t)
 
+    @runs_as_call
     def loss(self, x: Variable | np.ndarray, t: Any) -> Variable:
         """Mean softmax cross-entropy of the logits against t ((N,) indices or (N, C) one-hot)."""
         return self.lastLayer(self.predict(x), t)
@@ -143,6 +144,7 @@ class TwoLayerNet(_Classifier):
         self.lastLayer = SoftmaxWithLoss()
         self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
 
+    @runs_as_call
     def predict(self, x: Variable | np.ndarray) -> Variable:
         """Logits (N, output_size) for x (N, input_size) (or (N, ...), flattened)."""
         for layer in self.layers.values():
@@ -220,6 +222,7 @@ class MLP(_Classifier):
         self.lastLayer = SoftmaxWithLoss()
         self._layers = tuple(layers)
 
+    @runs_as_call
     def predict(self, x: Variable | np.ndarray) -> Variable:
         """Logits (N, sizes[-1]) for x (N, sizes[0])."""
         for layer in self._layers:

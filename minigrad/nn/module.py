@@ -21,10 +21,11 @@ tuple of its layers there).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import zipfile
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,6 +72,25 @@ def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
 # attribute: a module's cached parameter list is valid while this and its containers'
 # fingerprints are unchanged.
 _structure_version = 0
+
+
+def runs_as_call(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a module's method (like `TwoLayerNet.loss`) as a call of the module, as `__call__`
+    does, unless it already runs inside one: its ops are then boxed under the module's name
+    in graph pictures, however the user calls it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Module, *args: Any, **kwargs: Any) -> Any:
+        prev = _state.scope
+        if prev is not None and prev.module is self:
+            return method(self, *args, **kwargs)
+        _state.scope = ModuleCall(self, prev)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _state.scope = prev
+
+    return wrapper
 
 
 class Module:
