@@ -694,6 +694,19 @@ def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
 _generation = operator.attrgetter("generation")
 
 
+_SCALAR_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _ones_like_scalar(a: np.ndarray) -> np.ndarray:
+    """A read-only 1 of a's shape and dtype, made once per dtype (np.ones costs ~1 us)."""
+    one = _SCALAR_ONES.get(a.dtype)
+    if one is None:
+        one = np.ones((), dtype=a.dtype)
+        one.flags.writeable = False
+        _SCALAR_ONES[a.dtype] = one
+    return one if a.shape == () else one.reshape(a.shape)
+
+
 def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
     if grad is None:
         if out.data.size != 1:
@@ -701,7 +714,7 @@ def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
                 f"backward: the output has shape {out.shape}; pass grad= for a non-scalar "
                 "output (an array of its shape)"
             )
-        g: Any = np.ones_like(out.data)
+        g: Any = _ones_like_scalar(out.data)
     else:
         g = grad.data if isinstance(grad, Variable) else _to_array(grad, "backward")
         if g.shape != out.shape:
@@ -944,16 +957,28 @@ def _add_to_grad(v: Variable, g: Any, create_graph: bool) -> None:
     if create_graph:
         gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
         v.grad = gv if v.grad is None else v.grad + gv
+        return
+    data = g if type(g) is np.ndarray else np.asarray(g.data if isinstance(g, Variable) else g)
+    if data.base is not None and not data.flags.writeable:
+        # A broadcast view (e.g. from sum's backward) would make .grad read-only.
+        data = data.copy()
+    if v.grad is None:
+        v.grad = _constant(data)
     else:
-        data = g.data if isinstance(g, Variable) else g
-        if not data.flags.writeable:
-            # A broadcast view (e.g. from sum's backward) would make .grad read-only.
-            data = data.copy()
-        if v.grad is None:
-            v.grad = Variable(data, requires_grad=False)
-        else:
-            # Out of place: the old grad array may be held by the user or shared with another leaf.
-            v.grad = Variable(v.grad.data + data, requires_grad=False)
+        # Out of place: the old grad array may be held by the user or shared with another leaf.
+        v.grad = _constant(v.grad.data + data)
+
+
+def _constant(data: np.ndarray) -> Variable:
+    """A Variable that needs no grad, made without __init__'s checks (data is an ndarray)."""
+    v = _new_variable(Variable)
+    v.data = data
+    v.grad = None
+    v.name = None
+    v.creator = None
+    v.requires_grad = False
+    v._meta = None
+    return v
 
 
 def _as_result(g: Any) -> Variable | None:

@@ -89,8 +89,9 @@ class Linear(Function):
     def backward(self, gy: Any) -> tuple[Any, ...]:
         xs = self.saved_inputs
         need = self.needs_input_grad
-        gx = gy @ swap_last(xs[1]) if need[0] else None
-        gW = swap_last(xs[0]) @ gy if need[1] else None
+        # x and W are 2-D here, so .T (which ndarrays and Variables share) is the transpose.
+        gx = gy @ xs[1].T if need[0] else None
+        gW = xs[0].T @ gy if need[1] else None
         if len(xs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=0) if need[2] else None

@@ -27,18 +27,18 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         z = x - x.max(axis=1, keepdims=True)
-        e = np.exp(z)
+        # log p[n, t_n] = z[n, t_n] - log s[n]; z[rows, t] is read before z becomes exp(z).
+        picked = z[_rows(n), t].sum()
+        e = np.exp(z, out=z)
         s = e.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        # log p[n, t_n] = z[n, t_n] - log s[n]
-        loss = np.log(s[:, 0]).sum() - z[rows, t].sum()
+        loss = np.log(s).sum() - picked
         e /= s
         self.p = e
         return np.asarray(loss / n, dtype=x.dtype)
 
     def backward(self, gy: Any) -> tuple[Any, None]:
         x, t = self.saved_inputs
-        n = np.shape(x)[0]
+        n = x.shape[0]
         if isinstance(x, Variable):
             # Recorded form, so that second derivatives flow through softmax(x).
             from minigrad.functions.activations import softmax
@@ -48,8 +48,9 @@ class SoftmaxCrossEntropy(Function):
             return (softmax(x, axis=1) - onehot) * (gy / n), None
         # p is freed after this backward (unless retain_graph), so its buffer can be reused.
         gx = self.p if self.frees_saved else self.p.copy()
-        gx[np.arange(n), t] -= 1
-        gx *= gy / n
+        gx[_rows(n), t] -= 1
+        # gy is a 0-d array: as a Python number it keeps gx's dtype and costs 10x less.
+        gx *= float(gy) / n
         return gx, None
 
 
@@ -140,6 +141,21 @@ def _in_dtype_of(t: Any, x: Any) -> Any:
     return np.asarray(t, dtype=xd.dtype)
 
 
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """np.arange(n), made once per batch size (it indexes the target class of each row)."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
     """Mean cross-entropy of softmax(x) against targets.  x: (N, C) logits -> scalar.
 
@@ -164,7 +180,7 @@ def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
                 f"softmax_cross_entropy: class-index targets must be integers, got dtype {td.dtype}"
             )
         # One reduction checks both ends: seen as unsigned, a negative label is huge.
-        if td.view(f"u{td.itemsize}").max() >= c:
+        if td.view(_UNSIGNED[td.itemsize]).max() >= c:
             bad = td.min() if td.min() < 0 else td.max()
             raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
         # A Variable t is passed as such, so that graph pictures show its name.
