@@ -387,6 +387,9 @@ class _VarMeta:
 
 _new_variable = object.__new__
 _NO_PARENTS: tuple[Function, ...] = ()
+# needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
+_NEEDS1 = ((False,), (True,))
+_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
 class _HookHandle:
@@ -532,37 +535,46 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Any:
         """Run forward on the inputs' data; record the node if any input requires grad."""
-        # The hottest path of the library: one plain loop and slot writes, no helper calls
-        # (each Python call costs about a quarter of a small NumPy op).
-        xs = []
-        needs = []
-        parents: Any = _NO_PARENTS
-        gen = 0
+        # The hottest path of the library. Calls with one or two inputs (nearly all) are
+        # spelled out, without lists, loops or helper calls: in CPython each of those costs
+        # about a fifth of a small NumPy op (benchmarks/bench_overhead.py measures it).
         grad_on = _state.grad_enabled
-        for x in inputs:
-            if isinstance(x, Variable):
-                xs.append(x.data)
-                if grad_on and x.requires_grad:
-                    needs.append(True)
-                    c = x.creator
-                    if c is not None:
-                        if parents:
-                            parents.append(c)
-                        else:
-                            parents = [c]
-                        if c.generation >= gen:
-                            gen = c.generation + 1
-                else:
-                    needs.append(False)
+        n = len(inputs)
+        if n == 2:
+            x0, x1 = inputs
+            if isinstance(x0, Variable):
+                d0 = x0.data
+                r0 = grad_on and x0.requires_grad
             else:
-                xs.append(x if type(x) is np.ndarray else _as_const(x, self.name))
-                needs.append(False)
+                d0 = x0 if type(x0) is np.ndarray else _as_const(x0, self.name)
+                r0 = False
+            if isinstance(x1, Variable):
+                d1 = x1.data
+                r1 = grad_on and x1.requires_grad
+            else:
+                d1 = x1 if type(x1) is np.ndarray else _as_const(x1, self.name)
+                r1 = False
+            xs: Sequence[Any] = (d0, d1)
+            needs: tuple[bool, ...] = _NEEDS2[r0][r1]
+            record = r0 or r1
+        elif n == 1:
+            (x0,) = inputs
+            if isinstance(x0, Variable):
+                xs = (x0.data,)
+                record = grad_on and x0.requires_grad
+            else:
+                xs = (x0 if type(x0) is np.ndarray else _as_const(x0, self.name),)
+                record = False
+            needs = _NEEDS1[record]
+        else:
+            xs, needs = self._unpack(inputs, grad_on)
+            record = True in needs
         anomaly = _state.anomaly
         if anomaly:
             self.stack = _user_stack()
         y = self.forward(*xs)
         if type(y) is tuple:
-            return self._finish_multi(inputs, xs, needs, parents, gen, y)
+            return self._finish_multi(inputs, xs, needs, record, y)
         if type(y) is not np.ndarray:
             y = np.asarray(y)
         if anomaly:
@@ -572,30 +584,74 @@ class Function:
         v.grad = None
         v.name = None
         v._meta = None
-        if True in needs:
-            v.requires_grad = True
-            v.creator = self
-            self.inputs = inputs
-            self.needs_input_grad = tuple(needs)
-            self.saved_inputs = xs
-            self.saved_outputs = (y,)
-            self.outputs = (weakref.ref(v),)
-            self.released = False
-            self.scope = _state.scope
-            self.generation = gen
-            self._parents = parents
-        else:
+        if not record:
             v.requires_grad = False
             v.creator = None
+            return v
+        v.requires_grad = True
+        v.creator = self
+        self.inputs = inputs
+        self.needs_input_grad = needs
+        self.saved_inputs = xs
+        self.saved_outputs = (y,)
+        self.outputs = (weakref.ref(v),)
+        self.released = False
+        self.scope = _state.scope
+        # Link to the functions that made the inputs needing grad, for the backward order.
+        if n == 1:
+            c = x0.creator
+            if c is None:
+                self.generation = 0
+                self._parents = _NO_PARENTS
+            else:
+                self.generation = c.generation + 1
+                self._parents = (c,)
+        elif n == 2:
+            c0 = x0.creator if r0 else None
+            c1 = x1.creator if r1 else None
+            if c0 is None or c1 is None:
+                c = c1 if c0 is None else c0
+                self.generation = 0 if c is None else c.generation + 1
+                self._parents = _NO_PARENTS if c is None else (c,)
+            else:
+                self.generation = max(c0.generation, c1.generation) + 1
+                self._parents = (c0, c1)
+        else:
+            self._link()
         return v
+
+    def _unpack(self, inputs: tuple[Any, ...], grad_on: bool) -> tuple[list[Any], tuple[bool, ...]]:
+        """The data and the needs-grad flags of any number of inputs."""
+        xs = []
+        needs = []
+        for x in inputs:
+            if isinstance(x, Variable):
+                xs.append(x.data)
+                needs.append(grad_on and x.requires_grad)
+            else:
+                xs.append(x if type(x) is np.ndarray else _as_const(x, self.name))
+                needs.append(False)
+        return xs, tuple(needs)
+
+    def _link(self) -> None:
+        """Set `_parents` (the creators of inputs that need grad) and `generation`."""
+        parents = []
+        gen = 0
+        for x, need in zip(self.inputs, self.needs_input_grad):
+            if need and x.creator is not None:
+                c = x.creator
+                parents.append(c)
+                if c.generation >= gen:
+                    gen = c.generation + 1
+        self._parents = tuple(parents)
+        self.generation = gen
 
     def _finish_multi(
         self,
         inputs: tuple[Any, ...],
-        xs: list[Any],
-        needs: list[bool],
-        parents: Sequence[Function],
-        gen: int,
+        xs: Sequence[Any],
+        needs: tuple[bool, ...],
+        record: bool,
         ys: tuple,
     ) -> tuple[Variable, ...]:
         """The end of `__call__` for a forward that returned several arrays."""
@@ -603,19 +659,18 @@ class Function:
         if _state.anomaly:
             _check_finite(self, ys, "forward")
         outs = tuple(Variable(y, requires_grad=False) for y in ys)
-        if True in needs:
+        if record:
             for v in outs:
                 v.requires_grad = True
                 v.creator = self
             self.inputs = inputs
-            self.needs_input_grad = tuple(needs)
+            self.needs_input_grad = needs
             self.saved_inputs = xs
             self.saved_outputs = ys
             self.outputs = tuple(weakref.ref(v) for v in outs)
             self.released = False
             self.scope = _state.scope
-            self.generation = gen
-            self._parents = parents
+            self._link()
         return outs
 
     @property
