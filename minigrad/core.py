@@ -387,6 +387,14 @@ class _VarMeta:
 
 _new_variable = object.__new__
 _NO_PARENTS: tuple[Function, ...] = ()
+
+
+class _Released(tuple):
+    """The type of `_RELEASED`, what a released Function holds as saved_inputs."""
+
+
+# A backward without retain_graph sets saved_inputs to this: one write marks the release.
+_RELEASED: tuple[Any, ...] = _Released()
 # needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
@@ -490,7 +498,6 @@ class Function:
         "generation",
         "_parents",
         "scope",
-        "released",
         "stack",
         "saved_inputs",
         "saved_outputs",
@@ -506,7 +513,6 @@ class Function:
     generation: int
     _parents: Sequence[Function]
     scope: ModuleCall | None
-    released: bool
     stack: list[traceback.FrameSummary]
     #: What a backward reads: the inputs' and outputs' arrays (in forward's order), or under
     #: `create_graph` the Variables (and constants) themselves, so that the backward records.
@@ -595,7 +601,6 @@ class Function:
         self.saved_inputs = xs
         self.saved_outputs = (y,)
         self.outputs = (weakref.ref(v),)
-        self.released = False
         self.scope = _state.scope
         # Link to the functions that made the inputs needing grad, for the backward order.
         if n == 1:
@@ -668,10 +673,14 @@ class Function:
             self.saved_inputs = xs
             self.saved_outputs = ys
             self.outputs = tuple(weakref.ref(v) for v in outs)
-            self.released = False
             self.scope = _state.scope
             self._link()
         return outs
+
+    @property
+    def released(self) -> bool:
+        """True after a backward without retain_graph freed what this op saved."""
+        return self.saved_inputs is _RELEASED
 
     @property
     def frees_saved(self) -> bool:
@@ -827,13 +836,49 @@ def _run_backward(
     _state.grad_enabled = create_graph
     anomaly = _state.anomaly
     try:
+        # The fast path: a built-in op with one output, on ndarrays, nothing to capture.
+        # Built-in ops return None for the inputs that need no grad, so no flags are read.
+        plain = not create_graph and wanted is None and not anomaly
         for f in order:
-            if f.released:
+            if f.saved_inputs is _RELEASED:
                 raise RuntimeError(
                     f"backward: trying to backward through the graph a second time (op "
                     f"{f.name}): its saved arrays were freed after the first backward; pass "
                     "retain_graph=True to the first backward to keep them"
                 )
+            outs = f.outputs
+            if plain and f.fast and len(outs) == 1:
+                y = outs[0]()
+                if y is None:
+                    continue
+                gy = acc.pop(y, None)
+                if gy is None:
+                    continue
+                if owned:
+                    # Once handed to a backward, a buffer may be passed on to several inputs.
+                    owned.discard(id(gy))
+                if y._meta is not None:
+                    gy = _output_grad(y, gy, wanted, captured, create_graph)
+                gxs = f.backward(gy)
+                if type(gxs) is tuple:
+                    for x, gx in zip(f.inputs, gxs):
+                        if gx is not None:
+                            prev = acc.get(x)
+                            if prev is None:
+                                acc[x] = gx
+                            else:
+                                _accumulate(acc, owned, x, prev, gx, create_graph)
+                else:
+                    x = f.inputs[0]
+                    prev = acc.get(x)
+                    if prev is None:
+                        acc[x] = gxs
+                    else:
+                        _accumulate(acc, owned, x, prev, gxs, create_graph)
+                if not retain_graph:
+                    f.saved_inputs = _RELEASED
+                    f.__dict__.clear()
+                continue
             outs = f.outputs
             if len(outs) == 1:
                 y = outs[0]()
@@ -878,8 +923,7 @@ def _run_backward(
                     else:
                         _accumulate(acc, owned, x, prev, gx, create_graph)
             if not retain_graph:
-                f.released = True
-                f.saved_inputs = f.saved_outputs = ()
+                f.saved_inputs = _RELEASED
                 f.__dict__.clear()
         # What is left in acc belongs to leaves: each is complete only now. A leaf's .grad
         # must not share memory with the seed grad or with another leaf's .grad (add passes
