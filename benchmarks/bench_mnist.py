@@ -1,0 +1,314 @@
+"""Training speed on MNIST: minigrad against the hand-written NumPy layers and PyTorch.
+
+784-50-10, batch 100, SGD lr 0.1, per training step, all in this process, from the same
+initial weights, on the same batches, in interleaved blocks:
+
+  minigrad       TwoLayerNet float32: loss = net.loss(x, t); opt.zero_grad(); loss.backward();
+                 opt.step()  (minigrad.optim.SGD)
+  minigrad-book  the book's loop: grads = net.gradient(x, t); params[k] -= lr * grads[k]
+  seed64         the book's hand-written layers (Affine/Relu/Affine/SoftmaxWithLoss) in float64
+  seed32         the same in float32
+  seed32-lean    float32 without the unused input gradient of the first Affine (the fair
+                 reference: minigrad never computes the data batch's gradient)
+  torch          PyTorch eager float32, same matmuls, torch.optim.SGD (if importable)
+
+Then: exactness (after N steps minigrad's weights equal seed32-lean's), the big net
+784-1000-1000-10 batch 128 (minigrad MLP vs the same layers by hand), and the time minigrad
+takes to reach 97% test accuracy (real MNIST only; skipped with --quick).
+
+MNIST comes from `minigrad.data.load_mnist(data_dir=--data-dir)` ($MINIGRAD_DATA and the cache
+also work; nothing is downloaded); without it, random data of the same shapes (with a warning).
+
+    python benchmarks/bench_mnist.py [--data-dir DIR] [--quick] [--json out.json] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402
+import _trainers as T  # noqa: E402
+from _time_to_acc import example_setup, time_to_accuracy  # noqa: E402
+
+SMALL = [784, 50, 10]
+BIG = [784, 1000, 1000, 10]
+
+
+def load_data(args: argparse.Namespace) -> tuple[str, tuple[Any, ...]]:
+    """('mnist', arrays) from minigrad.data, or ('random', arrays of MNIST's shapes)."""
+    if not args.random_data:
+        try:
+            from minigrad.data import load_mnist
+
+            (x, t), (xt, tt) = load_mnist(data_dir=args.data_dir, download=False)
+            return "mnist", (x, t, xt, tt)
+        except Exception as e:  # any failure means: go on with random data, and say so
+            print(f"WARNING: MNIST not available ({type(e).__name__}: {e}); using random data")
+    rng = np.random.default_rng(1)
+    x = rng.random((60000, 784), dtype=np.float32)
+    t = rng.integers(0, 10, 60000)
+    return "random", (x, t, x[:10000], t[:10000])
+
+
+def make_batches(x: np.ndarray, t: np.ndarray, n: int, size: int, seed: int) -> list[Any]:
+    """`n` batches drawn like the book's loop (np.random.choice with replacement)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        idx = rng.choice(len(x), size)
+        out.append((x[idx], t[idx]))
+    return out
+
+
+class Feeder:
+    """A trainer plus its own copy of the batch list in its dtype, stepped in sequence."""
+
+    def __init__(self, trainer: Any, batches: list[Any]) -> None:
+        self.trainer = trainer
+        if isinstance(trainer, T.TorchTrainer):
+            self.batches = [trainer.torch_batch(x, t) for x, t in batches]
+        else:
+            self.batches = [(x.astype(trainer.dtype), t) for x, t in batches]
+        self.i = 0
+
+    def run(self, steps: int) -> None:
+        step, batches, n = self.trainer.step, self.batches, len(self.batches)
+        for _ in range(steps):
+            step(*batches[self.i % n])
+            self.i += 1
+
+    def block(self, steps: int) -> Any:
+        """A candidate for C.interleave: ms per step over `steps` steps."""
+
+        def measure() -> float:
+            t0 = time.perf_counter()
+            self.run(steps)
+            return (time.perf_counter() - t0) / steps * 1e3
+
+        return measure
+
+
+def small_trainers(torch: Any, weights: T.Weights, lr: float) -> dict[str, Any]:
+    out = {
+        "minigrad": T.MinigradIdiomatic(weights, lr),
+        "minigrad-book": T.MinigradBook(weights, lr),
+        "seed64": T.Reference(weights, lr, np.float64, lean=False),
+        "seed32": T.Reference(weights, lr, np.float32, lean=False),
+        "seed32-lean": T.Reference(weights, lr, np.float32, lean=True),
+    }
+    if torch is not None:
+        out["torch"] = T.TorchTrainer(torch, weights, lr)
+    return out
+
+
+def time_steps(feeders: dict[str, Feeder], blocks: int, steps: int) -> dict[str, list[float]]:
+    """ms/step per block for each trainer, interleaved (see C.interleave for `settle`)."""
+    return C.interleave({k: f.block(steps) for k, f in feeders.items()}, blocks, settle=0.1)
+
+
+def exactness(torch: Any, weights: T.Weights, batches: list[Any], steps: int) -> dict[str, Any]:
+    """Train fresh copies `steps` steps; max |w - w_ref| / max |w_ref| against seed32-lean."""
+    feeders = {k: Feeder(tr, batches) for k, tr in small_trainers(torch, weights, 0.1).items()}
+    for f in feeders.values():
+        f.run(steps)
+    ref = feeders["seed32-lean"].trainer.weights()
+    out: dict[str, Any] = {"steps": steps}
+    for name, f in feeders.items():
+        if name == "seed32-lean":
+            continue
+        diffs = [
+            float(np.max(np.abs(w.astype(np.float64) - r)) / np.max(np.abs(r)))
+            for w, r in zip(f.trainer.weights(), ref)
+        ]
+        out[name] = max(diffs)
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="MNIST training step time: minigrad vs hand-written NumPy layers and PyTorch.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    C.add_common_args(p)
+    p.add_argument("--data-dir", help="folder with MNIST (else $MINIGRAD_DATA or the cache)")
+    p.add_argument("--random-data", action="store_true", help="use random data, not MNIST")
+    p.add_argument("--steps", type=int, default=100, help="training steps per block (100)")
+    p.add_argument("--exact-steps", type=int, default=200, help="steps of the exactness check")
+    p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
+    p.add_argument("--no-big", action="store_true", help="skip the 784-1000-1000-10 net")
+    p.add_argument("--no-t97", action="store_true", help="skip the time to 97%% accuracy")
+    p.add_argument("--t97-limit", type=float, default=120.0, help="its time limit, s (120)")
+    p.add_argument("--t97-optimizer", help="its optimizer (default: examples/mnist.py's)")
+    p.add_argument("--t97-lr", type=float, help="its learning rate (default: the example's)")
+    p.add_argument("--t97-hidden", type=int, help="its hidden size (default: the example's)")
+    p.add_argument("--t97-batch", type=int, help="its batch size (default: the example's)")
+    p.add_argument("--t97-eval-every", type=int, default=100, help="steps between evaluations")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.steps = min(args.steps, 5)
+        args.exact_steps = min(args.exact_steps, 20)
+        args.no_t97 = True
+    args.blocks = args.blocks or (2 if args.quick else 21)
+    return args
+
+
+RATIOS = [
+    ("minigrad/seed32-lean", "minigrad", "seed32-lean"),
+    ("minigrad-book/minigrad", "minigrad-book", "minigrad"),
+    ("seed32/minigrad", "seed32", "minigrad"),
+    ("seed64/minigrad", "seed64", "minigrad"),
+    ("torch/minigrad", "torch", "minigrad"),
+]
+
+
+def bench_small(
+    args: argparse.Namespace, torch: Any, weights: T.Weights, batches: list[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """784-50-10: print and return ms/step per trainer and the per-block ratios."""
+    feeders = {k: Feeder(tr, batches) for k, tr in small_trainers(torch, weights, 0.1).items()}
+    raw = time_steps(feeders, args.blocks, args.steps)
+    step_ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
+    ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in RATIOS if a in raw and b in raw}
+    print(f"784-50-10, batch 100 ({args.blocks} blocks of {args.steps} steps):")
+    for title, table in [("ms/step", step_ms), ("ratio (per block)", ratios)]:
+        C.print_table(
+            [title, "median", "min", "max"],
+            [[k, *(C.fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
+        )
+    return step_ms, ratios
+
+
+def bench_t97(
+    args: argparse.Namespace, source: str, data: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    """Time to 97% test accuracy with the example's setup (None where skipped)."""
+    if args.no_t97:
+        return None
+    if source != "mnist":
+        print("time to 97%: skipped (needs real MNIST; pass --data-dir)\n")
+        return None
+    setup = example_setup()
+    for key in ("optimizer", "lr", "hidden", "batch"):
+        value = getattr(args, f"t97_{key}")
+        if value is not None:
+            setup[key] = value
+            setup["source"] = "command line"
+    r = time_to_accuracy(setup, data, 0.97, args.t97_limit, args.t97_eval_every, args.seed)
+    print(
+        f"time to 97% test accuracy ({setup['optimizer']} lr {setup['lr']}, hidden "
+        f"{setup['hidden']}, batch {setup['batch']}, from {setup['source']}):"
+    )
+    if r["reached"]:
+        print(
+            f"  {r['train_seconds']:.1f} s training ({r['wall_seconds']:.1f} s with evaluation), "
+            f"{r['steps']} steps = {r['epochs']:.2f} epochs, test_acc {r['test_acc']:.4f}\n"
+        )
+    else:
+        print(f"  NOT reached in {args.t97_limit:.0f} s (test_acc {r['test_acc']:.4f})\n")
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch = C.import_torch(args.no_torch)
+    info = C.env_info(torch)
+    source, data = load_data(args)
+    print(f"bench_mnist: training steps, ms/step, data: {source}")
+    C.print_env(info)
+    x, t = data[0], data[1]
+    batches = make_batches(x, t, 50, 100, args.seed)
+    weights = T.init_weights(SMALL, 0.01, args.seed)
+
+    step_ms, ratios = bench_small(args, torch, weights, batches)
+    exact = exactness(torch, weights, batches, args.exact_steps)
+    print(f"exactness after {args.exact_steps} steps: max |w - w_ref| / max |w_ref| vs seed32-lean")
+    C.print_table(["", "max rel diff"], [[k, f"{v:.2e}"] for k, v in exact.items() if k != "steps"])
+    big = None if args.no_big else bench_big(args, torch, x, t)
+    t97 = bench_t97(args, source, data)
+
+    bars = [
+        C.Bar("minigrad/seed32-lean ms/step", ratios["minigrad/seed32-lean"]["median"], "<=", 1.05),
+        C.Bar("seed64/minigrad ms/step", ratios["seed64/minigrad"]["median"], ">=", 1.5),
+        C.Bar(
+            f"exactness: max rel diff vs seed32-lean after {args.exact_steps} steps",
+            exact["minigrad"],
+            "<=",
+            1e-3,
+        ),
+    ]
+    C.print_bars(bars)
+    C.write_json(
+        args.json,
+        {
+            "benchmark": "mnist",
+            "env": info,
+            "data": source,
+            "config": {
+                "quick": args.quick,
+                "blocks": args.blocks,
+                "steps_per_block": args.steps,
+                "batch": 100,
+                "lr": 0.1,
+                "sizes": SMALL,
+            },
+            "step_ms": step_ms,
+            "ratios": ratios,
+            "exactness": exact,
+            "big_net": big,
+            "time_to_97": t97,
+            "bars": [b.as_dict() for b in bars],
+        },
+    )
+    return C.finish(bars, args.check)
+
+
+def bench_big(args: argparse.Namespace, torch: Any, x: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+    """784-1000-1000-10, batch 128, lr 0.01: minigrad MLP vs the hand-written layers (lean)."""
+    weights = T.init_weights(BIG, "he", args.seed)
+    batches = make_batches(x, t, 8, 128, args.seed + 1)
+    trainers: dict[str, Any] = {
+        "minigrad": T.MinigradIdiomatic(weights, 0.01),
+        "seed32-lean": T.Reference(weights, 0.01, np.float32, lean=True),
+    }
+    if torch is not None:
+        trainers["torch"] = T.TorchTrainer(torch, weights, 0.01)
+    feeders = {k: Feeder(tr, batches) for k, tr in trainers.items()}
+    steps = 1 if args.quick else 3
+    blocks = 2 if args.quick else 9
+    raw = time_steps(feeders, blocks, steps)
+    out: dict[str, Any] = {
+        "sizes": BIG,
+        "batch": 128,
+        "step_ms": {k: {**C.summary(v), "blocks": v} for k, v in raw.items()},
+        "ratios": {
+            f"{k}/seed32-lean": C.ratio_stats(raw[k], raw["seed32-lean"])
+            for k in raw
+            if k != "seed32-lean"
+        },
+    }
+    print(f"784-1000-1000-10, batch 128 ({blocks} blocks of {steps} steps), ms/step:")
+    C.print_table(
+        ["", "ms/step (median)", "ratio to seed32-lean (per block)"],
+        [
+            [
+                k,
+                C.fmt(v["median"], 2),
+                C.fmt(out["ratios"].get(f"{k}/seed32-lean", {"median": 1.0})["median"], 3),
+            ]
+            for k, v in out["step_ms"].items()
+        ],
+    )
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

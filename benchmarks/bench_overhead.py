@@ -1,0 +1,437 @@
+"""Per-op overhead of minigrad's engine on tiny ops: forward, backward, teardown.
+
+Graphs of ops on shape (8,) float64, where the arithmetic costs nearly nothing and what is
+measured is the bookkeeping:
+
+- chain:  y = x; y = y * a, n times (a: a constant (8,) ndarray); n = 1,000 and 100,000
+- mixed:  the same chain cycling y * a, y + a, tanh(y)
+- wide:   W branches from one input, x * a_i, summed by a running sum
+          s = x*a_0; s = s + x*a_i for i = 1..W-1 (W muls + W-1 adds, each counted as an op;
+          x's gradient gathers W contributions); W = 1,000 and 10,000
+
+Each framework runs the same graph: minigrad; NumPy with a hand-written book-style backward
+(one layer object per op, the fair reference); plain NumPy forward only (the floor); PyTorch
+eager autograd if importable. Teardown is the `del` of the output that frees the graph.
+Times are us per op, medians over interleaved blocks; ratios are medians of per-block ratios.
+
+    python benchmarks/bench_overhead.py [--quick] [--json out.json] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402
+import _reference as R  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad import functions as F  # noqa: E402
+
+SHAPE = (8,)
+Phases = tuple[float, float, float]  # seconds: forward, backward, teardown
+
+
+# ------------------------------------------------------------------------------- the graphs
+
+
+class Case:
+    """One graph to time: its kind ('chain', 'mixed', 'wide'), size, op count and constants."""
+
+    def __init__(self, key: str, kind: str, size: int, reps: int, rng: np.random.Generator):
+        self.key = key
+        self.kind = kind
+        self.size = size
+        self.reps = reps
+        self.n_ops = 2 * size - 1 if kind == "wide" else size
+        # Factors this close to 1 keep a 100,000-op product finite.
+        if kind == "wide":
+            self.consts = [rng.uniform(0.5, 1.5, SHAPE) for _ in range(size)]
+        else:
+            self.consts = [rng.uniform(1 - 1e-5, 1 + 1e-5, SHAPE)]
+        self.x0 = rng.uniform(0.5, 1.0, SHAPE)
+
+
+def op_cycle(kind: str, n: int) -> list[int]:
+    """The op of each chain step: 0 = mul, 1 = add, 2 = tanh (mixed) or all mul (chain)."""
+    return [i % 3 for i in range(n)] if kind == "mixed" else [0] * n
+
+
+# ------------------------------------------------------------------------------- frameworks
+
+
+def run_minigrad(case: Case) -> tuple[Phases, np.ndarray]:
+    """One forward/backward/teardown of the case in minigrad; also returns x's gradient."""
+    x = mg.Variable(case.x0.copy())
+    ones = np.ones(SHAPE)
+    t0 = time.perf_counter()
+    if case.kind == "wide":
+        s = x * case.consts[0]
+        for a in case.consts[1:]:
+            s = s + x * a
+        y = s
+        del s
+    else:
+        a = case.consts[0]
+        y = x
+        for op in op_cycle(case.kind, case.size):
+            y = y * a if op == 0 else (y + a if op == 1 else F.tanh(y))
+    t1 = time.perf_counter()
+    y.backward(ones)
+    t2 = time.perf_counter()
+    del y
+    t3 = time.perf_counter()
+    assert x.grad is not None
+    return (t1 - t0, t2 - t1, t3 - t2), x.grad.data
+
+
+def run_numpy_hand(case: Case) -> tuple[Phases, np.ndarray]:
+    """The same graph with book-style layers and a hand-written backward pass."""
+    x = case.x0.copy()
+    ones = np.ones(SHAPE)
+    t0 = time.perf_counter()
+    if case.kind == "wide":
+        muls = []
+        adds = []
+        m = R.MulLayer()
+        s = m.forward(x, case.consts[0])
+        muls.append(m)
+        for a in case.consts[1:]:
+            m = R.MulLayer()
+            b = m.forward(x, a)
+            muls.append(m)
+            add = R.AddLayer()
+            s = add.forward(s, b)
+            adds.append(add)
+        t1 = time.perf_counter()
+        dx = np.zeros_like(x)
+        dout = ones
+        for i in range(len(adds) - 1, -1, -1):
+            dout, db = adds[i].backward(dout)
+            dx += muls[i + 1].backward(db)
+        dx += muls[0].backward(dout)
+        t2 = time.perf_counter()
+        del muls, adds, s, b
+    else:
+        a = case.consts[0]
+        layers: list[Any] = []
+        y = x
+        for op in op_cycle(case.kind, case.size):
+            if op == 0:
+                layer: Any = R.MulLayer()
+                y = layer.forward(y, a)
+            elif op == 1:
+                layer = R.AddConstLayer()
+                y = layer.forward(y, a)
+            else:
+                layer = R.TanhLayer()
+                y = layer.forward(y)
+            layers.append(layer)
+        t1 = time.perf_counter()
+        dout = ones
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        dx = dout
+        t2 = time.perf_counter()
+        del layers, layer, y
+    t3 = time.perf_counter()
+    return (t1 - t0, t2 - t1, t3 - t2), dx
+
+
+def run_numpy_floor(case: Case) -> tuple[Phases, None]:
+    """Plain NumPy, forward only: what the arithmetic itself costs."""
+    x = case.x0.copy()
+    t0 = time.perf_counter()
+    if case.kind == "wide":
+        s = x * case.consts[0]
+        for a in case.consts[1:]:
+            s = s + x * a
+    else:
+        a = case.consts[0]
+        y = x
+        for op in op_cycle(case.kind, case.size):
+            y = y * a if op == 0 else (y + a if op == 1 else np.tanh(y))
+    t1 = time.perf_counter()
+    return (t1 - t0, 0.0, 0.0), None
+
+
+def make_run_torch(torch: Any) -> Callable[[Case], tuple[Phases, np.ndarray]]:
+    """The graph in PyTorch eager autograd (float64 tensors of shape (8,), default threads)."""
+    consts: dict[str, list[Any]] = {}
+
+    def run_torch(case: Case) -> tuple[Phases, np.ndarray]:
+        if case.key not in consts:
+            consts[case.key] = [torch.from_numpy(a) for a in case.consts]
+        ts = consts[case.key]
+        x = torch.tensor(case.x0, requires_grad=True)
+        ones = torch.ones(SHAPE, dtype=torch.float64)
+        t0 = time.perf_counter()
+        if case.kind == "wide":
+            s = x * ts[0]
+            for a in ts[1:]:
+                s = s + x * a
+            y = s
+            del s
+        else:
+            a = ts[0]
+            y = x
+            for op in op_cycle(case.kind, case.size):
+                y = y * a if op == 0 else (y + a if op == 1 else torch.tanh(y))
+        t1 = time.perf_counter()
+        y.backward(ones)
+        t2 = time.perf_counter()
+        del y
+        t3 = time.perf_counter()
+        return (t1 - t0, t2 - t1, t3 - t2), x.grad.numpy()
+
+    return run_torch
+
+
+# ------------------------------------------------------------------------------- measuring
+
+
+def block_runner(run: Callable[[Case], Any], case: Case) -> Callable[[], dict[str, float]]:
+    """One block's measurement: `case.reps` runs, each phase in us per op."""
+
+    def measure() -> dict[str, float]:
+        fwd = bwd = td = 0.0
+        for _ in range(case.reps):
+            (f, b, t), _ = run(case)
+            fwd += f
+            bwd += b
+            td += t
+        scale = 1e6 / (case.reps * case.n_ops)
+        return {
+            "fwd": fwd * scale,
+            "bwd": bwd * scale,
+            "teardown": td * scale,
+            "total": (fwd + bwd + td) * scale,
+        }
+
+    return measure
+
+
+def build_cases(args: argparse.Namespace) -> list[Case]:
+    """The five graphs, with fixed seeds so every run times the same values."""
+    rng = np.random.default_rng(0)
+    short, long_, wide_s, wide_l = args.short, args.long, args.wide_small, args.wide_large
+    # Repetitions keep a block of the short cases near the duration of one long run.
+    return [
+        Case("chain-short", "chain", short, max(1, long_ // short // 10), rng),
+        Case("chain-long", "chain", long_, 1, rng),
+        Case("mixed-short", "mixed", short, max(1, long_ // short // 10), rng),
+        Case("wide-small", "wide", wide_s, max(1, wide_l // wide_s // 2), rng),
+        Case("wide-large", "wide", wide_l, 1, rng),
+    ]
+
+
+def check_grads(cases: list[Case], runs: dict[str, Callable[[Case], Any]]) -> None:
+    """Every framework must compute the same gradient, or the timings compare different work."""
+    for case in cases:
+        _, ref = run_numpy_hand(case)
+        for name, run in runs.items():
+            if name in ("numpy-hand", "numpy-floor"):
+                continue
+            _, g = run(case)
+            if not np.allclose(g, ref, rtol=1e-9, atol=1e-12):
+                raise AssertionError(
+                    f"bench_overhead: {name} disagrees with the hand-written gradient on "
+                    f"{case.key}: max |diff| {np.max(np.abs(g - ref)):.3g}"
+                )
+
+
+Raw = dict[str, list[dict[str, float]]]  # "case|framework" -> one dict of phases per block
+REFS = ("numpy-hand", "numpy-floor", "torch")
+SCALING = {"chain long/short": ("chain-long", "chain-short"),
+           "wide large/small": ("wide-large", "wide-small")}  # fmt: skip
+
+
+def totals(raw: Raw, case: str, name: str) -> list[float]:
+    """The per-block total us/op of one framework on one case."""
+    return [b["total"] for b in raw[f"{case}|{name}"]]
+
+
+def report_times(cases: list[Case], names: list[str], raw: Raw) -> dict[str, Any]:
+    """Print us/op per phase (medians over blocks); return them with the per-block totals."""
+    results: dict[str, Any] = {}
+    rows = []
+    for case in cases:
+        results[case.key] = {"kind": case.kind, "size": case.size, "n_ops": case.n_ops}
+        for name in names:
+            blocks = raw[f"{case.key}|{name}"]
+            med = {p: C.summary([b[p] for b in blocks])["median"] for p in blocks[0]}
+            results[case.key][name] = {
+                **{f"{p}_us": v for p, v in med.items()},
+                "total_us_blocks": [b["total"] for b in blocks],
+            }
+            no_bwd = name == "numpy-floor"
+            rows.append(
+                [
+                    f"{case.key} ({case.n_ops} ops)",
+                    name,
+                    C.fmt(med["fwd"], 3),
+                    "-" if no_bwd else C.fmt(med["bwd"], 3),
+                    "-" if no_bwd else C.fmt(med["teardown"], 3),
+                    C.fmt(med["total"], 3),
+                ]
+            )
+    C.print_table(["case", "framework", "fwd", "bwd", "teardown", "total"], rows)
+    return results
+
+
+def report_ratios(cases: list[Case], names: list[str], raw: Raw) -> dict[str, Any]:
+    """Print and return minigrad's total per op over each reference's, per block."""
+    ratios: dict[str, Any] = {}
+    rows = []
+    for case in cases:
+        r = ratios[case.key] = {
+            f"minigrad/{ref}": C.ratio_stats(
+                totals(raw, case.key, "minigrad"), totals(raw, case.key, ref)
+            )
+            for ref in REFS
+            if ref in names
+        }
+        rows.append([case.key] + [_ratio_cell(r.get(f"minigrad/{ref}")) for ref in REFS])
+    print("ratios of total per op, median of per-block ratios [min-max]:")
+    C.print_table(["case"] + [f"minigrad/{ref}" for ref in REFS], rows)
+    return ratios
+
+
+def report_scaling(names: list[str], raw: Raw, title: str) -> dict[str, Any]:
+    """Print and return each framework's per-op cost on the big graph over the small one."""
+    scaling = {
+        pair: {
+            name: C.ratio_stats(totals(raw, big, name), totals(raw, small, name)) for name in names
+        }
+        for pair, (big, small) in SCALING.items()
+    }
+    print(f"per-op scaling ({title}), median of per-block ratios [min-max]:")
+    C.print_table(
+        ["scaling", *names], [[k, *(_ratio_cell(v[n]) for n in names)] for k, v in scaling.items()]
+    )
+    return scaling
+
+
+def make_bars(
+    args: argparse.Namespace, ratios: dict[str, Any], scaling: dict[str, Any]
+) -> list[C.Bar]:
+    """The bars of design section 7 for the per-op overhead."""
+    short = ratios["chain-short"]
+    torch_ratio = short.get("minigrad/torch")
+    return [
+        C.Bar(
+            f"chain {args.short}: minigrad/numpy-hand total per op",
+            short["minigrad/numpy-hand"]["median"],
+            "<=",
+            2.5,
+        ),
+        C.Bar(
+            f"chain {args.short}: minigrad/torch total per op",
+            None if torch_ratio is None else torch_ratio["median"],
+            "<=",
+            0.7,
+        ),
+        C.Bar(
+            f"chain {args.long} vs {args.short}: per-op scaling",
+            scaling["chain long/short"]["minigrad"]["median"],
+            "<=",
+            1.5,
+        ),
+        C.Bar(
+            f"wide {args.wide_large} vs {args.wide_small}: per-op scaling",
+            scaling["wide large/small"]["minigrad"]["median"],
+            "<=",
+            1.5,
+        ),
+    ]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Per-op forward/backward/teardown overhead of minigrad vs NumPy and PyTorch.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    C.add_common_args(parser)
+    parser.add_argument("--short", type=int, default=1000, help="short chain length (1000)")
+    parser.add_argument("--long", type=int, default=100_000, help="long chain length (100000)")
+    parser.add_argument("--wide-small", type=int, default=1000, help="branches, small (1000)")
+    parser.add_argument("--wide-large", type=int, default=10_000, help="branches, large (10000)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.long = min(args.long, 5000)
+        args.wide_large = min(args.wide_large, 1000)
+        args.wide_small = min(args.wide_small, 100)
+    args.blocks = args.blocks or (2 if args.quick else 9)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch = C.import_torch(args.no_torch)
+    info = C.env_info(torch)
+    print("bench_overhead: per-op cost of tiny ops on shape (8,) float64, us/op")
+    C.print_env(info)
+
+    runs: dict[str, Callable[[Case], Any]] = {
+        "minigrad": run_minigrad,
+        "numpy-hand": run_numpy_hand,
+        "numpy-floor": run_numpy_floor,
+    }
+    if torch is not None:
+        runs["torch"] = make_run_torch(torch)
+    names = list(runs)
+    cases = build_cases(args)
+    check_grads(cases, runs)
+    print("gradients: minigrad" + (" and torch" if torch else "") + " agree with the reference")
+
+    candidates = {
+        f"{case.key}|{name}": block_runner(run, case)
+        for case in cases
+        for name, run in runs.items()
+    }
+    raw = C.interleave(candidates, args.blocks, warmup=0 if args.quick else 1)
+    results = report_times(cases, names, raw)
+    ratios = report_ratios(cases, names, raw)
+    title = f"chain {args.long} vs {args.short}, wide {args.wide_large} vs {args.wide_small}"
+    scaling = report_scaling(names, raw, title)
+    bars = make_bars(args, ratios, scaling)
+    C.print_bars(bars)
+    C.write_json(
+        args.json,
+        {
+            "benchmark": "overhead",
+            "env": info,
+            "config": {
+                "quick": args.quick,
+                "blocks": args.blocks,
+                "shape": list(SHAPE),
+                "dtype": "float64",
+                "wide_sum": "running sum",
+                "reps": {c.key: c.reps for c in cases},
+            },
+            "results": results,
+            "ratios": ratios,
+            "scaling": scaling,
+            "bars": [b.as_dict() for b in bars],
+        },
+    )
+    return C.finish(bars, args.check)
+
+
+def _ratio_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

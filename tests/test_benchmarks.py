@@ -1,0 +1,133 @@
+"""The benchmark scripts run: `--help` works, and a `--quick` run writes the JSON report.
+
+No timing is asserted (the machine's noise would make that flaky); the structure of each
+report, its bars and the sizes it measured are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ["bench_overhead.py", "bench_mnist.py", "bench_memory.py"]
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def quick_report(script: str, tmp_path: Path, *extra: str) -> tuple[str, dict]:
+    out = tmp_path / "report.json"
+    # --no-torch: the reports' structure is the same with or without it, and CI has no torch.
+    proc = run(script, "--quick", "--no-torch", "--json", str(out), *extra)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, json.loads(out.read_text())
+
+
+def check_common(report: dict, name: str, bar_names: list[str]) -> None:
+    assert report["benchmark"] == name
+    env = report["env"]
+    assert env["numpy"]
+    assert isinstance(env["threadpools"], list)
+    assert "torch" not in env
+    assert [b["name"].split(":")[0] for b in report["bars"]] == bar_names
+    for b in report["bars"]:
+        assert set(b) == {"name", "value", "op", "threshold", "pass"}
+        assert b["op"] in ("<=", ">=")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script: str) -> None:
+    proc = run(script, "--help")
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--quick", "--json", "--check", "--blocks", "--no-torch"):
+        assert option in proc.stdout
+    assert proc.stdout.startswith("usage: " + script)
+
+
+@pytest.mark.slow
+def test_overhead_quick(tmp_path: Path) -> None:
+    stdout, rep = quick_report("bench_overhead.py", tmp_path)
+    assert "us/op" in stdout and "bars (design section 7):" in stdout
+    check_common(
+        rep,
+        "overhead",
+        [
+            "chain 1000",
+            "chain 1000",
+            "chain 5000 vs 1000",
+            "wide 1000 vs 100",
+        ],
+    )
+    sizes = {k: (v["kind"], v["size"], v["n_ops"]) for k, v in rep["results"].items()}
+    assert sizes == {
+        "chain-short": ("chain", 1000, 1000),
+        "chain-long": ("chain", 5000, 5000),
+        "mixed-short": ("mixed", 1000, 1000),
+        "wide-small": ("wide", 100, 199),
+        "wide-large": ("wide", 1000, 1999),
+    }
+    blocks = rep["config"]["blocks"]
+    for case in rep["results"].values():
+        for fw in ("minigrad", "numpy-hand", "numpy-floor"):
+            r = case[fw]
+            assert set(r) == {"fwd_us", "bwd_us", "teardown_us", "total_us", "total_us_blocks"}
+            assert len(r["total_us_blocks"]) == blocks
+        assert case["numpy-floor"]["bwd_us"] == 0.0
+    assert set(rep["ratios"]["chain-short"]) == {"minigrad/numpy-hand", "minigrad/numpy-floor"}
+    assert set(rep["scaling"]) == {"chain long/short", "wide large/small"}
+    for per_framework in rep["scaling"].values():
+        assert set(per_framework) == {"minigrad", "numpy-hand", "numpy-floor"}
+    torch_bar = rep["bars"][1]
+    assert torch_bar["value"] is None and torch_bar["pass"] is None
+
+
+@pytest.mark.slow
+def test_mnist_quick(tmp_path: Path) -> None:
+    stdout, rep = quick_report("bench_mnist.py", tmp_path, "--random-data")
+    assert "data: random" in stdout
+    check_common(
+        rep, "mnist", ["minigrad/seed32-lean ms/step", "seed64/minigrad ms/step", "exactness"]
+    )
+    assert rep["data"] == "random"
+    names = ["minigrad", "minigrad-book", "seed64", "seed32", "seed32-lean"]
+    assert list(rep["step_ms"]) == names
+    for v in rep["step_ms"].values():
+        assert len(v["blocks"]) == rep["config"]["blocks"]
+    assert set(rep["ratios"]) == {
+        "minigrad/seed32-lean",
+        "minigrad-book/minigrad",
+        "seed32/minigrad",
+        "seed64/minigrad",
+    }
+    assert rep["exactness"]["steps"] == 20
+    assert set(rep["exactness"]) == {"steps", *names} - {"seed32-lean"}
+    assert rep["big_net"]["sizes"] == [784, 1000, 1000, 10]
+    assert list(rep["big_net"]["step_ms"]) == ["minigrad", "seed32-lean"]
+    assert rep["time_to_97"] is None
+
+
+@pytest.mark.slow
+def test_memory_quick(tmp_path: Path) -> None:
+    stdout, rep = quick_report("bench_memory.py", tmp_path)
+    assert "peak RSS" in stdout
+    check_common(rep, "memory", ["RSS growth step 50 -> 500 (MiB)", "peak RSS minigrad/reference"])
+    assert rep["config"]["steps"] == 500
+    assert set(rep["peak"]["median"]) == {"minigrad", "reference"}
+    for kind, runs in rep["peak"]["runs"].items():
+        assert [r["kind"] for r in runs] == [kind] * rep["config"]["repeats"]
+        assert all(r["steps"] == 5 and r["maxrss"] > 0 for r in runs)
+    growth = rep["growth"]
+    assert [s for s, _ in growth["samples"]] == list(range(5, 501, 5))
+    assert growth["early_step"] == 50
