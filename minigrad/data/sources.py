@@ -11,8 +11,6 @@ import io
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -191,6 +189,11 @@ def fetch_mirror(base_url: str, workdir: Path, timeout: float = NETWORK_TIMEOUT_
 
 def _download(url: str, dest: Path, timeout: float) -> None:
     """Stream ``url`` into ``dest`` (a file in a temporary folder), with a progress bar."""
+    # Imported here: urllib.request pulls in ssl, http and email (~9 MiB, ~60 ms), which
+    # `import minigrad` should not pay for when MNIST is already on disk.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "minigrad"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as f:
