@@ -928,18 +928,26 @@ def _run_backward(
         # What is left in acc belongs to leaves: each is complete only now. A leaf's .grad
         # must not share memory with the seed grad or with another leaf's .grad (add passes
         # one array to both inputs): an optimizer or user may write into it.
-        handed = {id(g) for g in grads if type(g) is np.ndarray}
+        handed = set()
+        for g in grads:
+            if type(g) is np.ndarray:
+                handed.add(id(g))
         for x, g in acc.items():
             if x._meta is not None:
                 g = _apply_hooks(x, g, create_graph)
-            if wanted is None:
-                if type(g) is np.ndarray:
-                    if id(g) in handed:
-                        g = g.copy()
-                    handed.add(id(g))
+            if wanted is not None:
+                if x in wanted:
+                    captured[x] = g
+            elif type(g) is np.ndarray:
+                if id(g) in handed:
+                    g = g.copy()
+                handed.add(id(g))
+                if x.grad is None and (g.base is None or g.flags.writeable):
+                    x.grad = _constant(g)  # the common case of _add_to_grad, inlined
+                else:
+                    _add_to_grad(x, g, create_graph)
+            else:
                 _add_to_grad(x, g, create_graph)
-            elif x in wanted:
-                captured[x] = g
     finally:
         _state.create_graph = prev_cg
         _state.grad_enabled = prev_enabled
