@@ -398,6 +398,9 @@ _RELEASED: tuple[Any, ...] = _Released()
 # needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+_NEEDS3 = tuple(
+    tuple(tuple((a, b, c) for c in (False, True)) for b in (False, True)) for a in (False, True)
+)
 
 
 class _HookHandle:
@@ -563,6 +566,30 @@ class Function:
             xs: Sequence[Any] = (d0, d1)
             needs: tuple[bool, ...] = _NEEDS2[r0][r1]
             record = r0 or r1
+        elif n == 3:
+            # linear(x, W, b), the workhorse of every network.
+            x0, x1, x2 = inputs
+            if isinstance(x0, Variable):
+                d0 = x0.data
+                r0 = grad_on and x0.requires_grad
+            else:
+                d0 = x0 if type(x0) is np.ndarray else _as_const(x0, self.name)
+                r0 = False
+            if isinstance(x1, Variable):
+                d1 = x1.data
+                r1 = grad_on and x1.requires_grad
+            else:
+                d1 = x1 if type(x1) is np.ndarray else _as_const(x1, self.name)
+                r1 = False
+            if isinstance(x2, Variable):
+                d2 = x2.data
+                r2 = grad_on and x2.requires_grad
+            else:
+                d2 = x2 if type(x2) is np.ndarray else _as_const(x2, self.name)
+                r2 = False
+            xs = (d0, d1, d2)
+            needs = _NEEDS3[r0][r1][r2]
+            record = r0 or r1 or r2
         elif n == 1:
             (x0,) = inputs
             if isinstance(x0, Variable):
@@ -648,7 +675,7 @@ class Function:
                 parents.append(c)
                 if c.generation >= gen:
                     gen = c.generation + 1
-        self._parents = tuple(parents)
+        self._parents = parents
         self.generation = gen
 
     def _finish_multi(
