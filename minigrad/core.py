@@ -16,9 +16,11 @@ import operator
 import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "Variable",
@@ -100,18 +102,20 @@ class _GradMode(contextlib.ContextDecorator):
         _state.grad_enabled = self._prev.pop()
 
 
-def no_grad() -> _GradMode:
+def no_grad(fn: _F | None = None) -> Any:
     """Context manager (and decorator) inside which ops record nothing and need no grads.
 
     >>> with no_grad():
     ...     y = model(x)          # y.creator is None
+
+    As a decorator both `@no_grad()` and `@no_grad` work.
     """
-    return _GradMode(False)
+    return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
 
-def enable_grad() -> _GradMode:
+def enable_grad(fn: _F | None = None) -> Any:
     """Context manager (and decorator) that turns recording back on, e.g. inside `no_grad`."""
-    return _GradMode(True)
+    return _GradMode(True) if fn is None else _GradMode(True)(fn)
 
 
 @contextlib.contextmanager

@@ -191,3 +191,22 @@ def test_integer_data_flows_but_needs_no_grad():
     y.backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, 2.0, 3.0])
     assert i.grad is None
+
+
+def test_no_grad_and_enable_grad_work_as_bare_decorators():
+    x = Variable(np.ones(2))
+
+    @mg.no_grad
+    def twice(v):
+        return v * 2.0
+
+    @mg.enable_grad
+    def thrice(v):
+        return v * 3.0
+
+    y = twice(x)
+    assert y.creator is None and not y.requires_grad
+    with mg.no_grad():
+        z = thrice(x)
+    assert z.creator is not None and z.requires_grad
+    np.testing.assert_array_equal(z.data, [3.0, 3.0])
