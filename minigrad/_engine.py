@@ -176,40 +176,22 @@ def _run_backward(
                     f.saved_inputs = _RELEASED
                     f.__dict__.clear()
                 continue
-            outs = f.outputs
-            if len(outs) == 1:
-                y = outs[0]()
-                if y is None:
-                    continue
-                gy = acc.pop(y, None)
-                if gy is None:
-                    continue
-                if owned:
-                    # Once handed to a backward, a buffer may be passed on to several inputs.
-                    owned.discard(id(gy))
-                if y._meta is not None or wanted is not None:
-                    gy = _output_grad(y, gy, wanted, captured, create_graph)
-                if f.fast and not create_graph:
-                    gxs = f.backward(gy)
-                    if type(gxs) is not tuple:
-                        gxs = (gxs,)
-                else:
-                    gxs = _call_backward(f, [gy], create_graph)
-            else:
-                gys = []
-                for ref in outs:
-                    y = ref()
-                    g = None
-                    if y is not None:
-                        g = acc.pop(y, None)
-                        if owned and g is not None:
-                            owned.discard(id(g))
-                        if g is not None and (y._meta is not None or wanted is not None):
-                            g = _output_grad(y, g, wanted, captured, create_graph)
-                    gys.append(g)
-                if all(g is None for g in gys):
-                    continue
-                gxs = _call_backward(f, gys, create_graph)
+            # Everything else: several outputs, user-defined ops, create_graph, grad()'s
+            # captures, anomaly checks.
+            gys = []
+            for ref in outs:
+                y = ref()
+                g = None
+                if y is not None:
+                    g = acc.pop(y, None)
+                    if owned and g is not None:
+                        owned.discard(id(g))
+                    if g is not None and (y._meta is not None or wanted is not None):
+                        g = _output_grad(y, g, wanted, captured, create_graph)
+                gys.append(g)
+            if all(g is None for g in gys):
+                continue
+            gxs = _call_backward(f, gys, create_graph)
             if anomaly:
                 _check_finite(f, gxs, "backward")
             for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
