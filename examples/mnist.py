@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+import minigrad as mg
 from minigrad import nn, optim
 from minigrad.data import DataLoader, load_mnist
 
@@ -205,9 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         warn("curves.png needs matplotlib: pip install 'minigrad[examples]'")
     try:
-        graph = net.draw_graph(
-            x_train[:batch_size], os.path.join(args.out, "graph.png"), t=t_train[:batch_size]
-        )
+        # Named constants, so that the picture labels the batch and its labels.
+        x = mg.Variable(x_train[:batch_size], name="x", requires_grad=False)
+        t = mg.Variable(t_train[:batch_size], name="t", requires_grad=False)
+        graph = net.draw_graph(x, os.path.join(args.out, "graph.png"), t=t)
         print(f"wrote {graph}", flush=True)
     except (ImportError, RuntimeError, OSError) as e:
         warn(f"graph.png was not drawn: {e}")
