@@ -11,6 +11,7 @@ array([2., 4., 6.], dtype=float32)
 from minigrad import data, functions, nn, optim
 from minigrad import functions as F
 from minigrad.core import (
+    AnomalyError,
     Function,
     Parameter,
     Variable,
@@ -37,6 +38,7 @@ __all__ = [
     "is_grad_enabled",
     "grad",
     "detect_anomaly",
+    "AnomalyError",
     "set_default_dtype",
     "get_default_dtype",
     "gradcheck",

@@ -35,6 +35,7 @@ __all__ = [
     "as_variable",
     "ModuleCall",
     "module_scope",
+    "AnomalyError",
 ]
 
 
@@ -725,6 +726,11 @@ class Function:
 # --------------------------------------------------------------------------- anomaly mode
 
 
+class AnomalyError(FloatingPointError, RuntimeError):
+    """Raised under `detect_anomaly` when an op produces a NaN or an inf; names the op and
+    where it was called. A FloatingPointError, and a RuntimeError as PyTorch's is."""
+
+
 def _user_stack() -> list[traceback.FrameSummary]:
     """The call stack, minus minigrad's own frames, for anomaly reports."""
     frames = traceback.extract_stack()[:-2]
@@ -750,7 +756,7 @@ def _check_finite(f: Function, arrays: Iterable[Any], phase: str) -> None:
         if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
             kind = "NaN" if np.isnan(a).any() else "inf"
             what = "output" if phase == "forward" else "gradient of input"
-            raise FloatingPointError(
+            raise AnomalyError(
                 f"detect_anomaly: {f.name} produced {kind} in its {phase} ({what} {i}, "
                 f"shape {a.shape}){_where(f)}"
             )

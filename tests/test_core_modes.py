@@ -210,3 +210,15 @@ def test_no_grad_and_enable_grad_work_as_bare_decorators():
         z = thrice(x)
     assert z.creator is not None and z.requires_grad
     np.testing.assert_array_equal(z.data, [3.0, 3.0])
+
+
+def test_anomaly_error_is_also_a_runtime_error():
+    x = Variable(np.array([-1.0]))
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.raises(RuntimeError, match="log") as info,
+        mg.detect_anomaly(),
+    ):
+        F.log(x)
+    assert isinstance(info.value, mg.AnomalyError)
+    assert isinstance(info.value, FloatingPointError)
