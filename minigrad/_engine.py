@@ -115,12 +115,7 @@ def _run_backward(
     acc: dict[Variable, Any] = {}
     owned: set[int] = set()
     for out, g in zip(outputs, grads):
-        seed = _seed_grad(out, g, create_graph)
-        prev = acc.get(out)
-        if prev is None:
-            acc[out] = seed
-        else:
-            _accumulate(acc, owned, out, prev, seed, create_graph)
+        _add_grad(acc, owned, out, _seed_grad(out, g, create_graph), create_graph)
 
     wanted = None if inputs is None else set(inputs)
     captured: dict[Variable, Any] = {}
@@ -196,11 +191,7 @@ def _run_backward(
                 _check_finite(f, gxs, "backward")
             for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
                 if need and gx is not None:
-                    prev = acc.get(x)
-                    if prev is None:
-                        acc[x] = gx
-                    else:
-                        _accumulate(acc, owned, x, prev, gx, create_graph)
+                    _add_grad(acc, owned, x, gx, create_graph)
             if not retain_graph:
                 f.saved_inputs = _RELEASED
                 f.__dict__.clear()
@@ -288,6 +279,17 @@ def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
                     f"of shape {x.shape}"
                 )
     return gxs
+
+
+def _add_grad(
+    acc: dict[Variable, Any], owned: set[int], x: Variable, gx: Any, create_graph: bool
+) -> None:
+    """Add a contribution to x's gradient (the fast path inlines the first-contribution case)."""
+    prev = acc.get(x)
+    if prev is None:
+        acc[x] = gx
+    else:
+        _accumulate(acc, owned, x, prev, gx, create_graph)
 
 
 def _accumulate(

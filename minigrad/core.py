@@ -320,9 +320,6 @@ class Variable:
         """
         _run_backward([self], [grad], retain_graph, create_graph, inputs=None)
 
-    def _display(self) -> str:
-        return self.name or ""
-
     def _repr_svg_(self) -> str | None:
         # Lazy: viz needs graphviz, which `import minigrad` must not import.
         try:

@@ -12,18 +12,14 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable
-from minigrad.functions._util import log, shape_str, sum_to
+from minigrad.functions._util import log, shape_of, shape_str, sum_to
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow"]
 
 
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(x)
-
-
 def _broadcast_error(op: str, x0: Any, x1: Any) -> ValueError:
     return ValueError(
-        f"{op}: shapes {shape_str(_shape(x0))} and {shape_str(_shape(x1))} cannot be broadcast "
+        f"{op}: shapes {shape_str(shape_of(x0))} and {shape_str(shape_of(x1))} cannot be broadcast "
         "together"
     )
 
@@ -147,9 +143,6 @@ class Pow(Function):
             log_x0 = float(np.log(x0)) if isinstance(x0, int | float) else log(x0)
             gx1 = sum_to(gy * y * log_x0, x1.shape)
         return gx0, gx1
-
-    def label(self) -> str:
-        return "pow"
 
 
 def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
