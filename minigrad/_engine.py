@@ -18,7 +18,7 @@ from minigrad.core import (
     Function,
     Variable,
     _check_finite,
-    _new_variable,
+    _constant,
     _state,
     _to_array,
 )
@@ -128,73 +128,11 @@ def _run_backward(
     _state.grad_enabled = create_graph
     anomaly = _state.anomaly
     try:
-        # The fast path: a built-in op with one output, on ndarrays, nothing to capture.
-        # Built-in ops return None for the inputs that need no grad, so no flags are read.
-        plain = not create_graph and wanted is None and not anomaly
-        for f in order:
-            if f.saved_inputs is _RELEASED:
-                raise RuntimeError(
-                    f"backward: trying to backward through the graph a second time (op "
-                    f"{f.name}): its saved arrays were freed after the first backward; pass "
-                    "retain_graph=True to the first backward to keep them"
-                )
-            outs = f.outputs
-            if plain and f.fast and len(outs) == 1:
-                y = outs[0]()
-                if y is None:
-                    continue
-                gy = acc.pop(y, None)
-                if gy is None:
-                    continue
-                if owned:
-                    # Once handed to a backward, a buffer may be passed on to several inputs.
-                    owned.discard(id(gy))
-                if y._meta is not None:
-                    gy = _output_grad(y, gy, wanted, captured, create_graph)
-                gxs = f.backward(gy)
-                if type(gxs) is tuple:
-                    for x, gx in zip(f.inputs, gxs):
-                        if gx is not None:
-                            prev = acc.get(x)
-                            if prev is None:
-                                acc[x] = gx
-                            else:
-                                _accumulate(acc, owned, x, prev, gx, create_graph)
-                else:
-                    x = f.inputs[0]
-                    prev = acc.get(x)
-                    if prev is None:
-                        acc[x] = gxs
-                    else:
-                        _accumulate(acc, owned, x, prev, gxs, create_graph)
-                if not retain_graph:
-                    f.saved_inputs = _RELEASED
-                    f.__dict__.clear()
-                continue
-            # Everything else: several outputs, user-defined ops, create_graph, grad()'s
-            # captures, anomaly checks.
-            gys = []
-            for ref in outs:
-                y = ref()
-                g = None
-                if y is not None:
-                    g = acc.pop(y, None)
-                    if owned and g is not None:
-                        owned.discard(id(g))
-                    if g is not None and (y._meta is not None or wanted is not None):
-                        g = _output_grad(y, g, wanted, captured, create_graph)
-                gys.append(g)
-            if all(g is None for g in gys):
-                continue
-            gxs = _call_backward(f, gys, create_graph)
-            if anomaly:
-                _check_finite(f, gxs, "backward")
-            for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
-                if need and gx is not None:
-                    _add_grad(acc, owned, x, gx, create_graph)
-            if not retain_graph:
-                f.saved_inputs = _RELEASED
-                f.__dict__.clear()
+        if create_graph or wanted is not None or anomaly:
+            for f in order:
+                _backward_one(f, acc, owned, wanted, captured, create_graph, retain_graph, anomaly)
+        else:
+            _backward_plain(order, acc, owned, retain_graph)
         # What is left in acc belongs to leaves: each is complete only now. A leaf's .grad
         # must not share memory with the seed grad or with another leaf's .grad (add passes
         # one array to both inputs): an optimizer or user may write into it.
@@ -225,6 +163,98 @@ def _run_backward(
     if inputs is None:
         return None
     return [_as_result(captured.get(x)) for x in inputs]
+
+
+def _backward_plain(
+    order: list[Function], acc: dict[Variable, Any], owned: set[int], retain_graph: bool
+) -> None:
+    """Run the backward of each Function in `order` on ndarrays: no create_graph, no grad()
+    captures, no anomaly checks. Built-in single-output ops take the inlined path below
+    (they return None for the inputs that need no grad, so no flags are read)."""
+    for f in order:
+        if f.saved_inputs is _RELEASED:
+            raise _released_error(f)
+        ref = f._out
+        if ref is None or not f.fast:
+            _backward_one(f, acc, owned, None, {}, False, retain_graph, False)
+            continue
+        y = ref()
+        if y is None:
+            continue
+        gy = acc.pop(y, None)
+        if gy is None:
+            continue
+        if owned:
+            # Once handed to a backward, a buffer may be passed on to several inputs.
+            owned.discard(id(gy))
+        if y._meta is not None:
+            gy = _output_grad(y, gy, None, {}, False)
+        gxs = f.backward(gy)
+        if type(gxs) is tuple:
+            for x, gx in zip(f.inputs, gxs):
+                if gx is not None:
+                    prev = acc.get(x)
+                    if prev is None:
+                        acc[x] = gx
+                    else:
+                        _accumulate(acc, owned, x, prev, gx, False)
+        else:
+            x = f.inputs[0]
+            prev = acc.get(x)
+            if prev is None:
+                acc[x] = gxs
+            else:
+                _accumulate(acc, owned, x, prev, gxs, False)
+        if not retain_graph:
+            f.saved_inputs = _RELEASED
+            if f.saves_attrs:
+                f.__dict__.clear()
+
+
+def _backward_one(
+    f: Function,
+    acc: dict[Variable, Any],
+    owned: set[int],
+    wanted: set[Variable] | None,
+    captured: dict[Variable, Any],
+    create_graph: bool,
+    retain_graph: bool,
+    anomaly: bool,
+) -> None:
+    """Run one Function's backward in the general way: several outputs, user-defined ops,
+    create_graph, grad()'s captures, anomaly checks."""
+    if f.saved_inputs is _RELEASED:
+        raise _released_error(f)
+    gys = []
+    for ref in f.outputs:
+        y = ref()
+        g = None
+        if y is not None:
+            g = acc.pop(y, None)
+            if owned and g is not None:
+                owned.discard(id(g))
+            if g is not None and (y._meta is not None or wanted is not None):
+                g = _output_grad(y, g, wanted, captured, create_graph)
+        gys.append(g)
+    if all(g is None for g in gys):
+        return
+    gxs = _call_backward(f, gys, create_graph)
+    if anomaly:
+        _check_finite(f, gxs, "backward")
+    for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
+        if need and gx is not None:
+            _add_grad(acc, owned, x, gx, create_graph)
+    if not retain_graph:
+        f.saved_inputs = _RELEASED
+        f.__dict__.clear()
+
+
+def _released_error(f: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward: trying to backward through the graph a second time (op {f.name}): its "
+        "saved arrays were freed after the first backward; pass retain_graph=True to the "
+        "first backward to keep them"
+    )
 
 
 def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
@@ -355,18 +385,6 @@ def _add_to_grad(v: Variable, g: Any, create_graph: bool) -> None:
     else:
         # Out of place: the old grad array may be held by the user or shared with another leaf.
         v.grad = _constant(v.grad.data + data)
-
-
-def _constant(data: np.ndarray) -> Variable:
-    """A Variable that needs no grad, made without __init__'s checks (data is an ndarray)."""
-    v = _new_variable(Variable)
-    v.data = data
-    v.grad = None
-    v.name = None
-    v.creator = None
-    v.requires_grad = False
-    v._meta = None
-    return v
 
 
 def _as_result(g: Any) -> Variable | None:

@@ -399,9 +399,6 @@ _RELEASED: tuple[Any, ...] = _Released()
 # needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
-_NEEDS3 = tuple(
-    tuple(tuple((a, b, c) for c in (False, True)) for b in (False, True)) for a in (False, True)
-)
 
 
 class _HookHandle:
@@ -497,7 +494,8 @@ class Function:
 
     __slots__ = (
         "inputs",
-        "outputs",
+        "_out",
+        "_outs",
         "needs_input_grad",
         "generation",
         "_parents",
@@ -510,7 +508,9 @@ class Function:
     )
 
     inputs: tuple[Any, ...]
-    outputs: tuple[weakref.ref[Variable], ...]
+    #: The weakref to the only output, or None when forward returned a tuple (then `_outs`).
+    _out: weakref.ref[Variable] | None
+    _outs: tuple[weakref.ref[Variable], ...]
     needs_input_grad: tuple[bool, ...]
     #: 1 + the largest generation among the creators of its inputs: a consumer always has a
     #: larger generation than the functions it consumes from.
@@ -524,6 +524,9 @@ class Function:
     saved_outputs: tuple[Any, ...]
 
     fast = False
+    #: Whether forward sets attributes on self (saved for backward, dropped after it). Built-in
+    #: ops that set none say False, which spares the release an empty instance dict.
+    saves_attrs = True
     #: The op's name, as errors and graph pictures show it; by default the class name in
     #: snake_case (`SoftmaxCrossEntropy` -> `softmax_cross_entropy`).
     name = "function"
@@ -545,126 +548,20 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Any:
         """Run forward on the inputs' data; record the node if any input requires grad."""
-        # The hottest path of the library. Calls with one or two inputs (nearly all) are
-        # spelled out, without lists, loops or helper calls: in CPython each of those costs
-        # about a fifth of a small NumPy op (benchmarks/bench_overhead.py measures it).
-        grad_on = _state.grad_enabled
         n = len(inputs)
         if n == 2:
-            x0, x1 = inputs
-            if isinstance(x0, Variable):
-                d0 = x0.data
-                r0 = grad_on and x0.requires_grad
-            else:
-                d0 = x0 if type(x0) is np.ndarray else _as_const(x0, self.name)
-                r0 = False
-            if isinstance(x1, Variable):
-                d1 = x1.data
-                r1 = grad_on and x1.requires_grad
-            else:
-                d1 = x1 if type(x1) is np.ndarray else _as_const(x1, self.name)
-                r1 = False
-            xs: Sequence[Any] = (d0, d1)
-            needs: tuple[bool, ...] = _NEEDS2[r0][r1]
-            record = r0 or r1
-        elif n == 3:
-            # linear(x, W, b), the workhorse of every network.
-            x0, x1, x2 = inputs
-            if isinstance(x0, Variable):
-                d0 = x0.data
-                r0 = grad_on and x0.requires_grad
-            else:
-                d0 = x0 if type(x0) is np.ndarray else _as_const(x0, self.name)
-                r0 = False
-            if isinstance(x1, Variable):
-                d1 = x1.data
-                r1 = grad_on and x1.requires_grad
-            else:
-                d1 = x1 if type(x1) is np.ndarray else _as_const(x1, self.name)
-                r1 = False
-            if isinstance(x2, Variable):
-                d2 = x2.data
-                r2 = grad_on and x2.requires_grad
-            else:
-                d2 = x2 if type(x2) is np.ndarray else _as_const(x2, self.name)
-                r2 = False
-            xs = (d0, d1, d2)
-            needs = _NEEDS3[r0][r1][r2]
-            record = r0 or r1 or r2
-        elif n == 1:
-            (x0,) = inputs
-            if isinstance(x0, Variable):
-                xs = (x0.data,)
-                record = grad_on and x0.requires_grad
-            else:
-                xs = (x0 if type(x0) is np.ndarray else _as_const(x0, self.name),)
-                record = False
-            needs = _NEEDS1[record]
-        else:
-            xs, needs = self._unpack(inputs, grad_on)
-            record = True in needs
-        anomaly = _state.anomaly
-        if anomaly:
-            self.stack = _user_stack()
-        y = self.forward(*xs)
-        if type(y) is tuple:
-            return self._finish_multi(inputs, xs, needs, record, y)
-        if type(y) is not np.ndarray:
-            y = np.asarray(y)
-        if anomaly:
-            _check_finite(self, (y,), "forward")
-        v = _new_variable(Variable)
-        v.data = y
-        v.grad = None
-        v.name = None
-        v._meta = None
-        if not record:
-            v.requires_grad = False
-            v.creator = None
-            return v
-        v.requires_grad = True
-        v.creator = self
-        self.inputs = inputs
-        self.needs_input_grad = needs
-        self.saved_inputs = xs
-        self.saved_outputs = (y,)
-        self.outputs = (weakref.ref(v),)
-        self.scope = _state.scope
-        # Link to the functions that made the inputs needing grad, for the backward order.
+            return _apply2(self, inputs[0], inputs[1])
         if n == 1:
-            c = x0.creator
-            if c is None:
-                self.generation = 0
-                self._parents = _NO_PARENTS
-            else:
-                self.generation = c.generation + 1
-                self._parents = (c,)
-        elif n == 2:
-            c0 = x0.creator if r0 else None
-            c1 = x1.creator if r1 else None
-            if c0 is None or c1 is None:
-                c = c1 if c0 is None else c0
-                self.generation = 0 if c is None else c.generation + 1
-                self._parents = _NO_PARENTS if c is None else (c,)
-            else:
-                self.generation = max(c0.generation, c1.generation) + 1
-                self._parents = (c0, c1)
-        else:
-            self._link()
-        return v
+            return _apply1(self, inputs[0])
+        if n == 3:
+            return _apply3(self, inputs[0], inputs[1], inputs[2])
+        return _apply(self, inputs)
 
-    def _unpack(self, inputs: tuple[Any, ...], grad_on: bool) -> tuple[list[Any], tuple[bool, ...]]:
-        """The data and the needs-grad flags of any number of inputs."""
-        xs = []
-        needs = []
-        for x in inputs:
-            if isinstance(x, Variable):
-                xs.append(x.data)
-                needs.append(grad_on and x.requires_grad)
-            else:
-                xs.append(x if type(x) is np.ndarray else _as_const(x, self.name))
-                needs.append(False)
-        return xs, tuple(needs)
+    @property
+    def outputs(self) -> tuple[weakref.ref[Variable], ...]:
+        """Weak references to the output Variables, in forward's order."""
+        out = self._out
+        return self._outs if out is None else (out,)
 
     def _link(self) -> None:
         """Set `_parents` (the creators of inputs that need grad) and `generation`."""
@@ -679,32 +576,6 @@ class Function:
         self._parents = parents
         self.generation = gen
 
-    def _finish_multi(
-        self,
-        inputs: tuple[Any, ...],
-        xs: Sequence[Any],
-        needs: tuple[bool, ...],
-        record: bool,
-        ys: tuple,
-    ) -> tuple[Variable, ...]:
-        """The end of `__call__` for a forward that returned several arrays."""
-        ys = tuple(y if type(y) is np.ndarray else np.asarray(y) for y in ys)
-        if _state.anomaly:
-            _check_finite(self, ys, "forward")
-        outs = tuple(Variable(y, requires_grad=False) for y in ys)
-        if record:
-            for v in outs:
-                v.requires_grad = True
-                v.creator = self
-            self.inputs = inputs
-            self.needs_input_grad = needs
-            self.saved_inputs = xs
-            self.saved_outputs = ys
-            self.outputs = tuple(weakref.ref(v) for v in outs)
-            self.scope = _state.scope
-            self._link()
-        return outs
-
     @property
     def released(self) -> bool:
         """True after a backward without retain_graph freed what this op saved."""
@@ -718,6 +589,203 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label()}>"
+
+
+# --------------------------------------------------------------------------- calling a Function
+# The hottest path of the library. `Function.__call__` hands one- and two-input calls (nearly
+# all) to `_apply1`/`_apply2`, which op wrappers and operators also call directly: each list,
+# loop, helper call or extra tuple here costs about a fifth of a small NumPy op
+# (benchmarks/bench_overhead.py measures it). The two spell out the same recording steps on
+# purpose; `_apply` is the general form, and the only one that handles anomaly mode.
+
+_ref = weakref.ref
+
+
+def _apply1(f: Function, x0: Any) -> Any:
+    """`f(x0)`: run forward on the data, record the node if x0 requires grad."""
+    if _state.anomaly:
+        return _apply(f, (x0,))
+    if isinstance(x0, Variable):
+        d0 = x0.data
+        record = x0.requires_grad and _state.grad_enabled
+    else:
+        d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
+        record = False
+    y = f.forward(d0)
+    if type(y) is not np.ndarray:
+        return _finish(f, (x0,), (d0,), _NEEDS1[record], record, y)
+    v = _new_variable(Variable)
+    v.data = y
+    v.grad = None
+    v.name = None
+    v._meta = None
+    if not record:
+        v.requires_grad = False
+        v.creator = None
+        return v
+    v.requires_grad = True
+    v.creator = f
+    f.inputs = (x0,)
+    f.needs_input_grad = _NEEDS1[True]
+    f.saved_inputs = (d0,)
+    f.saved_outputs = (y,)
+    f._out = _ref(v)
+    f.scope = _state.scope
+    c = x0.creator
+    if c is None:
+        f.generation = 0
+        f._parents = _NO_PARENTS
+    else:
+        f.generation = c.generation + 1
+        f._parents = (c,)
+    return v
+
+
+def _apply2(f: Function, x0: Any, x1: Any) -> Any:
+    """`f(x0, x1)`: run forward on the data, record the node if an input requires grad."""
+    if _state.anomaly:
+        return _apply(f, (x0, x1))
+    grad_on = _state.grad_enabled
+    if isinstance(x0, Variable):
+        d0 = x0.data
+        r0 = grad_on and x0.requires_grad
+    else:
+        d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
+        r0 = False
+    if isinstance(x1, Variable):
+        d1 = x1.data
+        r1 = grad_on and x1.requires_grad
+    else:
+        d1 = x1 if type(x1) is np.ndarray else _as_const(x1, f.name)
+        r1 = False
+    y = f.forward(d0, d1)
+    if type(y) is not np.ndarray:
+        return _finish(f, (x0, x1), (d0, d1), _NEEDS2[r0][r1], r0 or r1, y)
+    v = _new_variable(Variable)
+    v.data = y
+    v.grad = None
+    v.name = None
+    v._meta = None
+    if not (r0 or r1):
+        v.requires_grad = False
+        v.creator = None
+        return v
+    v.requires_grad = True
+    v.creator = f
+    f.inputs = (x0, x1)
+    f.needs_input_grad = _NEEDS2[r0][r1]
+    f.saved_inputs = (d0, d1)
+    f.saved_outputs = (y,)
+    f._out = _ref(v)
+    f.scope = _state.scope
+    # Link to the functions that made the inputs needing grad, for the backward order.
+    c0 = x0.creator if r0 else None
+    c1 = x1.creator if r1 else None
+    if c0 is None or c1 is None:
+        c = c1 if c0 is None else c0
+        if c is None:
+            f.generation = 0
+            f._parents = _NO_PARENTS
+        else:
+            f.generation = c.generation + 1
+            f._parents = (c,)
+    else:
+        f.generation = max(c0.generation, c1.generation) + 1
+        f._parents = (c0, c1)
+    return v
+
+
+def _apply3(f: Function, x0: Any, x1: Any, x2: Any) -> Any:
+    """`f(x0, x1, x2)`, e.g. linear(x, W, b): the inputs unpacked without a loop."""
+    if _state.anomaly:
+        return _apply(f, (x0, x1, x2))
+    grad_on = _state.grad_enabled
+    if isinstance(x0, Variable):
+        d0 = x0.data
+        r0 = grad_on and x0.requires_grad
+    else:
+        d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
+        r0 = False
+    if isinstance(x1, Variable):
+        d1 = x1.data
+        r1 = grad_on and x1.requires_grad
+    else:
+        d1 = x1 if type(x1) is np.ndarray else _as_const(x1, f.name)
+        r1 = False
+    if isinstance(x2, Variable):
+        d2 = x2.data
+        r2 = grad_on and x2.requires_grad
+    else:
+        d2 = x2 if type(x2) is np.ndarray else _as_const(x2, f.name)
+        r2 = False
+    y = f.forward(d0, d1, d2)
+    return _finish(f, (x0, x1, x2), (d0, d1, d2), (r0, r1, r2), r0 or r1 or r2, y)
+
+
+def _apply(f: Function, inputs: tuple[Any, ...]) -> Any:
+    """`f(*inputs)` for any number of inputs, with anomaly mode's checks."""
+    grad_on = _state.grad_enabled
+    xs = []
+    needs = []
+    for x in inputs:
+        if isinstance(x, Variable):
+            xs.append(x.data)
+            needs.append(grad_on and x.requires_grad)
+        else:
+            xs.append(x if type(x) is np.ndarray else _as_const(x, f.name))
+            needs.append(False)
+    if _state.anomaly:
+        f.stack = _user_stack()
+    y = f.forward(*xs)
+    return _finish(f, inputs, tuple(xs), tuple(needs), True in needs, y)
+
+
+def _finish(
+    f: Function,
+    inputs: tuple[Any, ...],
+    xs: tuple[Any, ...],
+    needs: tuple[bool, ...],
+    record: bool,
+    y: Any,
+) -> Any:
+    """The output Variable(s) of a forward that returned `y`, and the node if `record`."""
+    multi = type(y) is tuple
+    if multi:
+        ys = tuple(np.asarray(a) for a in y)
+        outs = tuple(_constant(a) for a in ys)
+    else:
+        ys = (np.asarray(y),)
+        outs = (_constant(ys[0]),)
+    if _state.anomaly:
+        _check_finite(f, ys, "forward")
+    if record:
+        for v in outs:
+            v.requires_grad = True
+            v.creator = f
+        f.inputs = inputs
+        f.needs_input_grad = needs
+        f.saved_inputs = xs
+        f.saved_outputs = ys
+        if multi:
+            f._out = None
+            f._outs = tuple(_ref(v) for v in outs)
+        else:
+            f._out = _ref(outs[0])
+        f.scope = _state.scope
+        f._link()
+    return outs if multi else outs[0]
+
+
+def _constant(data: np.ndarray) -> Variable:
+    """A Variable that needs no grad, made without __init__'s checks (data is an ndarray)."""
+    v = _new_variable(Variable)
+    v.data = data
+    v.grad = None
+    v.name = None
+    v.creator = None
+    v.requires_grad = False
+    v._meta = None
+    return v
 
 
 # --------------------------------------------------------------------------- anomaly mode

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad.core import Variable
+from minigrad.core import Variable, _apply1, _apply2
 from minigrad.functions.activations import (
     Dropout,
     LeakyReLU,
@@ -116,55 +116,55 @@ __all__ = [
 
 
 def _add(self: Variable, other: Any) -> Variable:
-    return Add()(self, other)
+    return _apply2(Add(), self, other)
 
 
 def _radd(self: Variable, other: Any) -> Variable:
-    return Add()(other, self)
+    return _apply2(Add(), other, self)
 
 
 def _sub(self: Variable, other: Any) -> Variable:
-    return Sub()(self, other)
+    return _apply2(Sub(), self, other)
 
 
 def _rsub(self: Variable, other: Any) -> Variable:
-    return Sub()(other, self)
+    return _apply2(Sub(), other, self)
 
 
 def _mul(self: Variable, other: Any) -> Variable:
-    return Mul()(self, other)
+    return _apply2(Mul(), self, other)
 
 
 def _rmul(self: Variable, other: Any) -> Variable:
-    return Mul()(other, self)
+    return _apply2(Mul(), other, self)
 
 
 def _truediv(self: Variable, other: Any) -> Variable:
-    return Div()(self, other)
+    return _apply2(Div(), self, other)
 
 
 def _rtruediv(self: Variable, other: Any) -> Variable:
-    return Div()(other, self)
+    return _apply2(Div(), other, self)
 
 
 def _pow(self: Variable, other: Any) -> Variable:
-    return Pow()(self, other)
+    return _apply2(Pow(), self, other)
 
 
 def _rpow(self: Variable, other: Any) -> Variable:
-    return Pow()(other, self)
+    return _apply2(Pow(), other, self)
 
 
 def _matmul(self: Variable, other: Any) -> Variable:
-    return MatMul()(self, other)
+    return _apply2(MatMul(), self, other)
 
 
 def _rmatmul(self: Variable, other: Any) -> Variable:
-    return MatMul()(other, self)
+    return _apply2(MatMul(), other, self)
 
 
 def _neg(self: Variable) -> Variable:
-    return Neg()(self)
+    return _apply1(Neg(), self)
 
 
 def _pos(self: Variable) -> Variable:

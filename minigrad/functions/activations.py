@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions._util import check_float, data_of, exp, normalize_axes, shape_of
 
 __all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
@@ -34,6 +34,7 @@ class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)); dy/dx = y (1 - y), from the saved output."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return sigmoid_array(x)
@@ -83,6 +84,7 @@ class Softmax(Function):
     """y = exp(x) / sum(exp(x)) along `axis`; dx = y * (gy - sum(gy * y, axis))."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("axis",)
 
     def __init__(self, axis: int) -> None:
@@ -104,6 +106,7 @@ class LogSoftmax(Function):
     """y = x - logsumexp(x, axis); dx = gy - softmax(x) * sum(gy, axis)."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("axis",)
 
     def __init__(self, axis: int) -> None:
@@ -151,12 +154,12 @@ def _one_axis(axis: Any, x: Any, op: str) -> int:
 def sigmoid(x: Variable | Any) -> Variable:
     """The logistic function 1 / (1 + exp(-x)), elementwise and overflow-free.  Same shape."""
     check_float(x, "sigmoid")
-    return Sigmoid()(x)
+    return _apply1(Sigmoid(), x)
 
 
 def relu(x: Variable | Any) -> Variable:
     """max(x, 0) elementwise; the gradient at 0 is 0.  Same shape."""
-    return ReLU()(x)
+    return _apply1(ReLU(), x)
 
 
 def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
@@ -169,14 +172,14 @@ def softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """Probabilities along `axis` (summing to 1).  (N, C) -> (N, C)."""
     check_float(x, "softmax")
     ax = _one_axis(axis, x, "softmax")
-    return Softmax(ax)(x)
+    return _apply1(Softmax(ax), x)
 
 
 def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
     check_float(x, "log_softmax")
     ax = _one_axis(axis, x, "log_softmax")
-    return LogSoftmax(ax)(x)
+    return _apply1(LogSoftmax(ax), x)
 
 
 def dropout(
@@ -198,4 +201,4 @@ def dropout(
     d = data_of(x)
     u = rng.random(d.shape) if rng is not None else np.random.random_sample(d.shape)  # noqa: NPY002 - the book seeds np.random
     keep = (u >= p).astype(d.dtype) * d.dtype.type(1 / (1 - p))
-    return Dropout(p)(x, keep)
+    return _apply2(Dropout(p), x, keep)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions._util import log, shape_of, shape_str, sum_to
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow"]
@@ -28,6 +28,7 @@ class Add(Function):
     """y = x0 + x1 (broadcasting).  x0, x1: broadcastable shapes -> y: the broadcast shape."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         try:
@@ -48,6 +49,7 @@ class Sub(Function):
     """y = x0 - x1 (broadcasting)."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         try:
@@ -68,6 +70,7 @@ class Mul(Function):
     """y = x0 * x1 (broadcasting); d/dx0 = x1, d/dx1 = x0."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         try:
@@ -88,6 +91,7 @@ class Div(Function):
     """y = x0 / x1 (broadcasting); d/dx0 = 1/x1, d/dx1 = -x0/x1**2."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         try:
@@ -109,6 +113,7 @@ class Neg(Function):
     """y = -x."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return -x
@@ -124,6 +129,7 @@ class Pow(Function):
     """
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: Any) -> np.ndarray:
         try:
@@ -147,29 +153,29 @@ class Pow(Function):
 
 def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """x0 + x1 with broadcasting; either side may be a Variable, an ndarray or a number."""
-    return Add()(x0, x1)
+    return _apply2(Add(), x0, x1)
 
 
 def sub(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """x0 - x1 with broadcasting."""
-    return Sub()(x0, x1)
+    return _apply2(Sub(), x0, x1)
 
 
 def mul(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """x0 * x1 elementwise, with broadcasting."""
-    return Mul()(x0, x1)
+    return _apply2(Mul(), x0, x1)
 
 
 def div(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """x0 / x1 elementwise, with broadcasting."""
-    return Div()(x0, x1)
+    return _apply2(Div(), x0, x1)
 
 
 def neg(x: Variable | Any) -> Variable:
     """-x."""
-    return Neg()(x)
+    return _apply1(Neg(), x)
 
 
 def pow(x0: Variable | Any, x1: Variable | Any) -> Variable:  # noqa: A001 - the op's name
     """x0 ** x1 elementwise; `x1` a number or an array (its gradient is y * log(x0))."""
-    return Pow()(x0, x1)
+    return _apply2(Pow(), x0, x1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions._util import data_of, shape_of, shape_str, sum_to
 
 __all__ = ["exp", "log", "sqrt", "abs", "tanh", "clip", "where", "maximum", "minimum"]
@@ -21,6 +21,7 @@ class Exp(Function):
     """y = exp(x); dy/dx = y."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.exp(x)
@@ -34,6 +35,7 @@ class Log(Function):
     """y = log(x) (natural); dy/dx = 1/x."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.log(x)
@@ -47,6 +49,7 @@ class Sqrt(Function):
     """y = sqrt(x); dy/dx = 1 / (2 y)."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.sqrt(x)
@@ -73,6 +76,7 @@ class Tanh(Function):
     """y = tanh(x); dy/dx = 1 - y**2, from the saved output."""
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.tanh(x)
@@ -175,27 +179,27 @@ def _binary_check(op: str, x0: Any, x1: Any) -> None:
 
 def exp(x: Variable | Any) -> Variable:
     """e**x elementwise.  x: any shape -> same shape."""
-    return Exp()(x)
+    return _apply1(Exp(), x)
 
 
 def log(x: Variable | Any) -> Variable:
     """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).  Same shape."""
-    return Log()(x)
+    return _apply1(Log(), x)
 
 
 def sqrt(x: Variable | Any) -> Variable:
     """Square root elementwise.  Same shape."""
-    return Sqrt()(x)
+    return _apply1(Sqrt(), x)
 
 
 def abs(x: Variable | Any) -> Variable:  # noqa: A001 - the op's name
     """|x| elementwise; its gradient at 0 is 0.  Same shape."""
-    return Abs()(x)
+    return _apply1(Abs(), x)
 
 
 def tanh(x: Variable | Any) -> Variable:
     """Hyperbolic tangent elementwise.  Same shape."""
-    return Tanh()(x)
+    return _apply1(Tanh(), x)
 
 
 def clip(x: Variable | Any, lo: float | None, hi: float | None) -> Variable:
@@ -204,7 +208,7 @@ def clip(x: Variable | Any, lo: float | None, hi: float | None) -> Variable:
         raise ValueError("clip: at least one of lo and hi must be given")
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo ({lo}) is greater than hi ({hi})")
-    return Clip(lo, hi)(x)
+    return _apply1(Clip(lo, hi), x)
 
 
 def where(cond: Any, x0: Variable | Any, x1: Variable | Any) -> Variable:
@@ -225,10 +229,10 @@ def where(cond: Any, x0: Variable | Any, x1: Variable | Any) -> Variable:
 def maximum(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """Elementwise maximum with broadcasting; a tie gives each input half the gradient."""
     _binary_check("maximum", x0, x1)
-    return Maximum()(x0, x1)
+    return _apply2(Maximum(), x0, x1)
 
 
 def minimum(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """Elementwise minimum with broadcasting; a tie gives each input half the gradient."""
     _binary_check("minimum", x0, x1)
-    return Minimum()(x0, x1)
+    return _apply2(Minimum(), x0, x1)

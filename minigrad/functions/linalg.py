@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply2, _apply3
 from minigrad.functions._util import shape_of, shape_str, sum_to, swap_last
 
 __all__ = ["matmul", "linear"]
@@ -39,6 +39,7 @@ class MatMul(Function):
     """
 
     fast = True
+    saves_attrs = False
     name = "matmul"
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -79,6 +80,7 @@ class Linear(Function):
     """
 
     fast = True
+    saves_attrs = False
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: Any = None) -> np.ndarray:
         y = x @ W
@@ -99,7 +101,7 @@ class Linear(Function):
 
 def matmul(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """Matrix product with NumPy's rules: (..., n, k) @ (..., k, m) -> (..., n, m)."""
-    return MatMul()(x0, x1)
+    return _apply2(MatMul(), x0, x1)
 
 
 def linear(x: Variable | Any, W: Variable | Any, b: Variable | Any = None) -> Variable:
@@ -115,4 +117,4 @@ def linear(x: Variable | Any, W: Variable | Any, b: Variable | Any = None) -> Va
             f"linear: b has shape {shape_str(shape_of(b))}, expected ({sW[1]},) for W "
             f"of shape {shape_str(sW)}"
         )
-    return Linear()(x, W) if b is None else Linear()(x, W, b)
+    return _apply2(Linear(), x, W) if b is None else _apply3(Linear(), x, W, b)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply2
 from minigrad.functions._util import check_float, data_of, shape_of, shape_str
 
 __all__ = ["softmax_cross_entropy", "mean_squared_error", "binary_cross_entropy_with_logits"]
@@ -113,6 +113,7 @@ class BinaryCrossEntropyWithLogits(Function):
     """
 
     fast = True
+    saves_attrs = False
     name = "binary_cross_entropy_with_logits"
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -184,7 +185,7 @@ def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
             bad = td.min() if td.min() < 0 else td.max()
             raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
         # A Variable t is passed as such, so that graph pictures show its name.
-        return SoftmaxCrossEntropy()(x, t if isinstance(t, Variable) else td)
+        return _apply2(SoftmaxCrossEntropy(), x, t if isinstance(t, Variable) else td)
     if td.shape == (n, c):
         xd = data_of(x)
         if isinstance(t, Variable):
@@ -193,8 +194,8 @@ def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
                     f"softmax_cross_entropy: targets of dtype {t.dtype} for logits of dtype "
                     f"{xd.dtype}"
                 )
-            return SoftmaxCrossEntropyOneHot()(x, t)
-        return SoftmaxCrossEntropyOneHot()(x, td.astype(xd.dtype, copy=False))
+            return _apply2(SoftmaxCrossEntropyOneHot(), x, t)
+        return _apply2(SoftmaxCrossEntropyOneHot(), x, td.astype(xd.dtype, copy=False))
     raise ValueError(
         f"softmax_cross_entropy: targets of shape {shape_str(td.shape)} do not fit logits of "
         f"shape {shape_str(xs)} (expected ({n},) class indices or ({n}, {c}) one-hot)"
@@ -212,7 +213,7 @@ def mean_squared_error(x0: Variable | Any, x1: Variable | Any) -> Variable:
         x1 = _in_dtype_of(x1, x0)
     elif isinstance(x1, Variable):
         x0 = _in_dtype_of(x0, x1)
-    return MeanSquaredError()(x0, x1)
+    return _apply2(MeanSquaredError(), x0, x1)
 
 
 def binary_cross_entropy_with_logits(x: Variable | Any, t: Variable | Any) -> Variable:
@@ -226,4 +227,4 @@ def binary_cross_entropy_with_logits(x: Variable | Any, t: Variable | Any) -> Va
     td = data_of(t)
     if np.size(td) and (np.min(td) < 0 or np.max(td) > 1):
         raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1]")
-    return BinaryCrossEntropyWithLogits()(x, _in_dtype_of(t, x))
+    return _apply2(BinaryCrossEntropyWithLogits(), x, _in_dtype_of(t, x))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply1
 from minigrad.functions._util import (
     broadcast_to,
     data_of,
@@ -44,6 +44,8 @@ class _Reduction(Function):
 
 class Sum(_Reduction):
     """y = x.sum(axis, keepdims); dx = gy broadcast back to x's shape."""
+
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.sum(axis=self.axis, keepdims=self.keepdims)
@@ -105,6 +107,8 @@ class LogSumExp(_Reduction):
     dx = gy * exp(x - y) = gy * softmax(x) along the axis.
     """
 
+    saves_attrs = False
+
     name = "logsumexp"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -138,7 +142,7 @@ def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variab
         axis = None
     if np.size(d) == 0 and cls is not Sum:
         raise ValueError(f"{cls.name}: cannot reduce an empty array of shape {np.shape(d)}")
-    return cls(axis, keepdims)(x)
+    return _apply1(cls(axis, keepdims), x)
 
 
 def sum(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001

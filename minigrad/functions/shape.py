@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable
+from minigrad.core import Function, Variable, _apply1
 from minigrad.functions._util import data_of, shape_of, shape_str, sum_to_array
 
 __all__ = [
@@ -31,6 +31,7 @@ class Reshape(Function):
     """y = x.reshape(shape).  Same elements, new shape; dx = gy.reshape(x.shape)."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("shape",)
 
     def __init__(self, shape: tuple[int, ...]) -> None:
@@ -57,6 +58,7 @@ class Transpose(Function):
     """y = x.transpose(axes) (reversed axes if None); dx = gy transposed by the inverse."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("axes",)
 
     def __init__(self, axes: tuple[int, ...] | None) -> None:
@@ -79,6 +81,7 @@ class BroadcastTo(Function):
     """y = x broadcast to `shape` (NumPy's rules); dx = gy summed back to x's shape."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("shape",)
 
     def __init__(self, shape: tuple[int, ...]) -> None:
@@ -107,6 +110,7 @@ class SumTo(Function):
     """y = x summed down to `shape` (the reverse of broadcasting); dx = gy broadcast back."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("shape",)
 
     def __init__(self, shape: tuple[int, ...]) -> None:
@@ -161,6 +165,7 @@ class GetItem(Function):
     """
 
     fast = True
+    saves_attrs = False
     name = "getitem"
     __slots__ = ("index",)
 
@@ -179,7 +184,7 @@ class GetItem(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         if isinstance(gy, Variable):
-            return GetItemGrad(self.index, x.shape)(gy)
+            return _apply1(GetItemGrad(self.index, x.shape), gy)
         return _scatter_add(gy, self.index, x.shape)
 
     def label(self) -> str:
@@ -196,6 +201,7 @@ class GetItemGrad(Function):
     """The backward of getitem as an op (for create_graph): y = zeros(shape) with x added at index."""
 
     fast = True
+    saves_attrs = False
     name = "getitem_grad"
     __slots__ = ("index", "shape")
 
@@ -214,6 +220,7 @@ class Concatenate(Function):
     """y = concatenate(xs, axis); each dx is gy's slice for that input."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("axis",)
 
     def __init__(self, axis: int) -> None:
@@ -244,6 +251,7 @@ class Stack(Function):
     """y = stack(xs, axis) (a new axis); each dx is gy indexed at its position on that axis."""
 
     fast = True
+    saves_attrs = False
     __slots__ = ("axis",)
 
     def __init__(self, axis: int) -> None:
@@ -277,7 +285,7 @@ def reshape(x: Variable | Any, *shape: Any) -> Variable:
     shape = _shape_arg(shape, "reshape")
     if shape_of(x) == shape:
         return x if isinstance(x, Variable) else Variable(data_of(x), requires_grad=False)
-    return Reshape(shape)(x)
+    return _apply1(Reshape(shape), x)
 
 
 def transpose(x: Variable | Any, *axes: Any) -> Variable:
@@ -294,7 +302,7 @@ def transpose(x: Variable | Any, *axes: Any) -> Variable:
     if ax is not None:
         # Non-negative axes, so that the backward's argsort inverts the permutation.
         ax = tuple(a % ndim for a in ax)
-    return Transpose(ax)(x)
+    return _apply1(Transpose(ax), x)
 
 
 def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variable:
@@ -330,7 +338,7 @@ def getitem(x: Variable | Any, index: Any) -> Variable:
     elif isinstance(index, tuple):
         # x[i, 0] with a Variable i: NumPy only knows arrays.
         index = tuple(p.data if isinstance(p, Variable) else p for p in index)
-    return GetItem(index)(x)
+    return _apply1(GetItem(index), x)
 
 
 def _seq(xs: Sequence[Any], op: str) -> list[Any]:

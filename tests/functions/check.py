@@ -72,6 +72,10 @@ def check_op(
     assert y.shape == expected.shape, f"shape {y.shape}, NumPy gives {expected.shape}"
     assert y.dtype == np.float64, f"float64 inputs gave {y.dtype}"
     np.testing.assert_allclose(y.data, expected, rtol=1e-10, atol=1e-12)
+    op = y.creator
+    if op is not None and not op.saves_attrs:
+        # The release after backward skips the instance dict of such ops: it must stay empty.
+        assert not vars(op), f"{op.name}: saves_attrs is False but forward set {sorted(vars(op))}"
 
     w = np.random.default_rng(seed + 1).standard_normal(expected.shape)
     f = weighted(fn, w)
