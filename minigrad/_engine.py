@@ -44,10 +44,17 @@ def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
     while stack:
         f = stack.pop()
         order.append(f)
-        for c in f._parents:
-            if c not in seen:
-                seen.add(c)
-                stack.append(c)
+        p = f._parents
+        if p is None:
+            continue
+        if type(p) is tuple:
+            for c in p:
+                if c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+        elif p not in seen:
+            seen.add(p)
+            stack.append(p)
     order.sort(key=_generation, reverse=True)
     return order
 

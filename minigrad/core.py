@@ -387,7 +387,6 @@ class _VarMeta:
 
 
 _new_variable = object.__new__
-_NO_PARENTS: tuple[Function, ...] = ()
 
 
 class _Released(tuple):
@@ -515,7 +514,9 @@ class Function:
     #: 1 + the largest generation among the creators of its inputs: a consumer always has a
     #: larger generation than the functions it consumes from.
     generation: int
-    _parents: Sequence[Function]
+    #: The creators of the inputs that need grad, for the backward order: None, the one
+    #: Function itself (the common case, without a tuple for the collector to track), or a tuple.
+    _parents: Function | tuple[Function, ...] | None
     scope: ModuleCall | None
     stack: list[traceback.FrameSummary]
     #: What a backward reads: the inputs' and outputs' arrays (in forward's order), or under
@@ -573,7 +574,7 @@ class Function:
                 parents.append(c)
                 if c.generation >= gen:
                     gen = c.generation + 1
-        self._parents = parents
+        self._parents = (parents[0] if len(parents) == 1 else tuple(parents)) if parents else None
         self.generation = gen
 
     @property
@@ -634,10 +635,10 @@ def _apply1(f: Function, x0: Any) -> Any:
     c = x0.creator
     if c is None:
         f.generation = 0
-        f._parents = _NO_PARENTS
+        f._parents = None
     else:
         f.generation = c.generation + 1
-        f._parents = (c,)
+        f._parents = c
     return v
 
 
@@ -685,10 +686,10 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
         c = c1 if c0 is None else c0
         if c is None:
             f.generation = 0
-            f._parents = _NO_PARENTS
+            f._parents = None
         else:
             f.generation = c.generation + 1
-            f._parents = (c,)
+            f._parents = c
     else:
         f.generation = max(c0.generation, c1.generation) + 1
         f._parents = (c0, c1)
