@@ -198,8 +198,10 @@ def _backward_plain(
             gy = _output_grad(y, gy, None, {}, False)
         gxs = f.backward(gy)
         if type(gxs) is tuple:
-            for x, gx in zip(f.inputs, gxs):
+            inputs = f.inputs
+            for i, gx in enumerate(gxs):
                 if gx is not None:
+                    x = inputs[i]
                     prev = acc.get(x)
                     if prev is None:
                         acc[x] = gx
