@@ -9,10 +9,15 @@ measured is the bookkeeping:
           s = x*a_0; s = s + x*a_i for i = 1..W-1 (W muls + W-1 adds, each counted as an op;
           x's gradient gathers W contributions); W = 1,000 and 10,000
 
-Each framework runs the same graph: minigrad; NumPy with a hand-written book-style backward
-(one layer object per op, the fair reference); plain NumPy forward only (the floor); PyTorch
-eager autograd if importable. Teardown is the `del` of the output that frees the graph.
-Times are us per op, medians over interleaved blocks; ratios are medians of per-block ratios.
+Each framework runs the same graph: minigrad; `_bare_engine.py` ("bare-engine": the graph
+structure of design section 2 with no checks or features, the floor of any engine of this
+design in this interpreter); NumPy with a hand-written book-style backward (one layer object
+per op, the reference of the bars); plain NumPy forward only (the floor of the arithmetic);
+PyTorch eager autograd if importable. minigrad also runs with the cyclic collector paused
+("minigrad-gc-paused", a diagnostic, not a bar): on big graphs CPython's collector walks every
+live object of the graph again and again, and this shows how much of the per-op growth is
+that walk. Teardown is the `del` of the output that frees the graph. Times are us per op,
+medians over interleaved blocks; ratios are medians of per-block ratios.
 
     python benchmarks/bench_overhead.py [--quick] [--json out.json] [--check]
 """
@@ -20,6 +25,7 @@ Times are us per op, medians over interleaved blocks; ratios are medians of per-
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _bare_engine as B  # noqa: E402
 import _common as C  # noqa: E402
 import _reference as R  # noqa: E402
 
@@ -146,6 +153,44 @@ def run_numpy_hand(case: Case) -> tuple[Phases, np.ndarray]:
     return (t1 - t0, t2 - t1, t3 - t2), dx
 
 
+def run_bare(case: Case) -> tuple[Phases, np.ndarray]:
+    """The same graph on `_bare_engine`: the structure of design section 2 and nothing else."""
+    x = B.Var(case.x0.copy())
+    ones = np.ones(SHAPE)
+    t0 = time.perf_counter()
+    if case.kind == "wide":
+        s = x * case.consts[0]
+        for a in case.consts[1:]:
+            s = s + x * a
+        y = s
+        del s
+    else:
+        a = case.consts[0]
+        y = x
+        for op in op_cycle(case.kind, case.size):
+            y = y * a if op == 0 else (y + a if op == 1 else B.tanh(y))
+    t1 = time.perf_counter()
+    B.backward(y, ones)
+    t2 = time.perf_counter()
+    del y
+    t3 = time.perf_counter()
+    assert x.grad is not None
+    return (t1 - t0, t2 - t1, t3 - t2), x.grad
+
+
+def gc_paused(run: Callable[[Case], Any]) -> Callable[[Case], Any]:
+    """`run` with CPython's cyclic collector off while it runs (as `timeit` times by default)."""
+
+    def paused(case: Case) -> Any:
+        gc.disable()
+        try:
+            return run(case)
+        finally:
+            gc.enable()
+
+    return paused
+
+
 def run_numpy_floor(case: Case) -> tuple[Phases, None]:
     """Plain NumPy, forward only: what the arithmetic itself costs."""
     x = case.x0.copy()
@@ -238,7 +283,7 @@ def check_grads(cases: list[Case], runs: dict[str, Callable[[Case], Any]]) -> No
     for case in cases:
         _, ref = run_numpy_hand(case)
         for name, run in runs.items():
-            if name in ("numpy-hand", "numpy-floor"):
+            if name in ("numpy-hand", "numpy-floor", PAUSED):
                 continue
             _, g = run(case)
             if not np.allclose(g, ref, rtol=1e-9, atol=1e-12):
@@ -249,7 +294,10 @@ def check_grads(cases: list[Case], runs: dict[str, Callable[[Case], Any]]) -> No
 
 
 Raw = dict[str, list[dict[str, float]]]  # "case|framework" -> one dict of phases per block
-REFS = ("numpy-hand", "numpy-floor", "torch")
+REFS = ("bare-engine", "numpy-hand", "numpy-floor", "torch")
+# minigrad again with the cyclic collector paused: not a bar, it shows how much of the per-op
+# growth on big graphs is CPython's collector walking the live graph rather than the engine.
+PAUSED = "minigrad-gc-paused"
 SCALING = {"chain long/short": ("chain-long", "chain-short"),
            "wide large/small": ("wide-large", "wide-small")}  # fmt: skip
 
@@ -383,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: dict[str, Callable[[Case], Any]] = {
         "minigrad": run_minigrad,
+        PAUSED: gc_paused(run_minigrad),
+        "bare-engine": run_bare,
         "numpy-hand": run_numpy_hand,
         "numpy-floor": run_numpy_floor,
     }
@@ -391,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(runs)
     cases = build_cases(args)
     check_grads(cases, runs)
-    print("gradients: minigrad" + (" and torch" if torch else "") + " agree with the reference")
+    others = ", bare-engine" + (" and torch" if torch else "")
+    print(f"gradients: minigrad{others} agree with the hand-written reference")
 
     candidates = {
         f"{case.key}|{name}": block_runner(run, case)

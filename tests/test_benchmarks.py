@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -56,6 +57,9 @@ def test_help(script: str) -> None:
     assert proc.stdout.startswith("usage: " + script)
 
 
+FRAMEWORKS = ("minigrad", "minigrad-gc-paused", "bare-engine", "numpy-hand", "numpy-floor")
+
+
 @pytest.mark.slow
 def test_overhead_quick(tmp_path: Path) -> None:
     stdout, rep = quick_report("bench_overhead.py", tmp_path)
@@ -80,15 +84,19 @@ def test_overhead_quick(tmp_path: Path) -> None:
     }
     blocks = rep["config"]["blocks"]
     for case in rep["results"].values():
-        for fw in ("minigrad", "numpy-hand", "numpy-floor"):
+        for fw in FRAMEWORKS:
             r = case[fw]
             assert set(r) == {"fwd_us", "bwd_us", "teardown_us", "total_us", "total_us_blocks"}
             assert len(r["total_us_blocks"]) == blocks
         assert case["numpy-floor"]["bwd_us"] == 0.0
-    assert set(rep["ratios"]["chain-short"]) == {"minigrad/numpy-hand", "minigrad/numpy-floor"}
+    assert set(rep["ratios"]["chain-short"]) == {
+        "minigrad/bare-engine",
+        "minigrad/numpy-hand",
+        "minigrad/numpy-floor",
+    }
     assert set(rep["scaling"]) == {"chain long/short", "wide large/small"}
     for per_framework in rep["scaling"].values():
-        assert set(per_framework) == {"minigrad", "numpy-hand", "numpy-floor"}
+        assert set(per_framework) == set(FRAMEWORKS)
     torch_bar = rep["bars"][1]
     assert torch_bar["value"] is None and torch_bar["pass"] is None
 
@@ -131,3 +139,20 @@ def test_memory_quick(tmp_path: Path) -> None:
     growth = rep["growth"]
     assert [s for s, _ in growth["samples"]] == list(range(5, 501, 5))
     assert growth["early_step"] == 50
+
+
+def test_bare_engine_gradients() -> None:
+    """The bare engine that bench_overhead times as the floor computes the true gradients."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _bare_engine as B
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(0)
+    x0, a, b = rng.uniform(0.5, 1.5, (3, 4))
+    x = B.Var(x0.copy())
+    u = B.tanh(x * a)
+    y = u + x * b + a  # a diamond on x, and a constant added
+    B.backward(y, np.ones(4))
+    t = np.tanh(x0 * a)
+    np.testing.assert_allclose(x.grad, (1 - t * t) * a + b, rtol=1e-12)
