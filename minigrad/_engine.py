@@ -47,7 +47,7 @@ def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
         p = f._parents
         if p is None:
             continue
-        if type(p) is tuple:
+        if isinstance(p, tuple):
             for c in p:
                 if c not in seen:
                     seen.add(c)
