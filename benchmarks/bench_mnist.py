@@ -7,6 +7,7 @@ initial weights, on the same batches, in interleaved blocks:
                  opt.step()  (minigrad.optim.SGD)
   minigrad-book  the book's loop: grads = net.gradient(x, t); params[k] -= lr * grads[k]
   seed64         the book's hand-written layers (Affine/Relu/Affine/SoftmaxWithLoss) in float64
+  seed64-lean    the same without the unused input gradient of the first Affine
   seed32         the same in float32
   seed32-lean    float32 without the unused input gradient of the first Affine (the fair
                  reference: minigrad never computes the data batch's gradient)
@@ -101,6 +102,7 @@ def small_trainers(torch: Any, weights: T.Weights, lr: float) -> dict[str, Any]:
         "minigrad": T.MinigradIdiomatic(weights, lr),
         "minigrad-book": T.MinigradBook(weights, lr),
         "seed64": T.Reference(weights, lr, np.float64, lean=False),
+        "seed64-lean": T.Reference(weights, lr, np.float64, lean=True),
         "seed32": T.Reference(weights, lr, np.float32, lean=False),
         "seed32-lean": T.Reference(weights, lr, np.float32, lean=True),
     }
@@ -166,6 +168,7 @@ RATIOS = [
     ("minigrad-book/minigrad", "minigrad-book", "minigrad"),
     ("seed32/minigrad", "seed32", "minigrad"),
     ("seed64/minigrad", "seed64", "minigrad"),
+    ("seed64-lean/minigrad", "seed64-lean", "minigrad"),
     ("torch/minigrad", "torch", "minigrad"),
 ]
 

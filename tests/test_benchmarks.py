@@ -109,7 +109,7 @@ def test_mnist_quick(tmp_path: Path) -> None:
         rep, "mnist", ["minigrad/seed32-lean ms/step", "seed64/minigrad ms/step", "exactness"]
     )
     assert rep["data"] == "random"
-    names = ["minigrad", "minigrad-book", "seed64", "seed32", "seed32-lean"]
+    names = ["minigrad", "minigrad-book", "seed64", "seed64-lean", "seed32", "seed32-lean"]
     assert list(rep["step_ms"]) == names
     for v in rep["step_ms"].values():
         assert len(v["blocks"]) == rep["config"]["blocks"]
@@ -118,6 +118,7 @@ def test_mnist_quick(tmp_path: Path) -> None:
         "minigrad-book/minigrad",
         "seed32/minigrad",
         "seed64/minigrad",
+        "seed64-lean/minigrad",
     }
     assert rep["exactness"]["steps"] == 20
     assert set(rep["exactness"]) == {"steps", *names} - {"seed32-lean"}
