@@ -219,3 +219,108 @@ def test_linear_computes_the_input_gradient_when_it_is_needed(linear_backward_re
     F.linear(x, W).sum().backward()
     ((gx, gW),) = linear_backward_results
     np.testing.assert_array_equal(x.grad.data, np.ones((2, 2)) @ W.data.T)
+
+
+# --------------------------------------------------------------------------- call paths
+# Function.__call__ hands one, two and three inputs to spelled-out paths and anything else to
+# a general one; each must record the same node.
+
+
+class Weighted(Function):
+    """y = sum_i (i + 1) * x_i for any number of inputs."""
+
+    def forward(self, *xs):
+        out = np.zeros_like(xs[0])
+        for i, x in enumerate(xs):
+            out = out + (i + 1) * x
+        return out
+
+    def backward(self, gy):
+        return tuple(
+            gy * float(i + 1) if need else None for i, need in enumerate(self.needs_input_grad)
+        )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_any_number_of_inputs_records_the_node_and_its_gradients(n):
+    xs = [Variable(np.array([1.0, 2.0]) * (i + 1)) for i in range(n)]
+    # The second input is a constant array when there is one: it needs no grad.
+    args = [x.data if i == 1 else x for i, x in enumerate(xs)]
+    y = Weighted()(*args)
+    f = y.creator
+    assert len(f.inputs) == n and all(a is b for a, b in zip(f.inputs, args))
+    assert f.needs_input_grad == tuple(i != 1 for i in range(n))
+    assert f.generation == 0
+    np.testing.assert_array_equal(y.data, sum((i + 1) * x.data for i, x in enumerate(xs)))
+    y.backward(np.ones(2))
+    for i, x in enumerate(xs):
+        if i == 1:
+            assert x.grad is None
+        else:
+            np.testing.assert_array_equal(x.grad.data, [i + 1.0, i + 1.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_generation_and_order_follow_every_parent(n):
+    # Each input comes from a chain of a different length: the node's generation is one more
+    # than the deepest, and backward reaches every leaf once.
+    leaves = [Variable(np.array([1.0])) for _ in range(n)]
+    inputs = []
+    for depth, leaf in enumerate(leaves):
+        v = leaf
+        for _ in range(depth):
+            v = v * 1.0
+        inputs.append(v)
+    y = Weighted()(*inputs)
+    assert y.creator.generation == max(n - 1, 0)
+    y.backward(np.ones(1))
+    assert [leaf.grad.item() for leaf in leaves] == [i + 1.0 for i in range(n)]
+
+
+def test_outputs_are_weak_references_to_the_output_variables():
+    x = Variable(np.array([1.0, 2.0]))
+    y = x * 2.0
+    (ref,) = y.creator.outputs
+    assert ref() is y
+    y0, y1 = _Pair()(x)
+    assert [r() for r in y0.creator.outputs] == [y0, y1]
+    f = y.creator
+    del y
+    assert f.outputs[0]() is None  # only weakly held: the output is gone
+
+
+class _Pair(Function):
+    def forward(self, x):
+        return x.copy(), x * 3
+
+    def backward(self, g0, g1):
+        return g0 + 3 * g1
+
+
+@pytest.mark.parametrize("value", [2.5, np.float64(3.0)])
+def test_forward_returning_a_python_number_gives_a_0d_variable(value):
+    class Const(Function):
+        def forward(self, x, y=None):
+            return value
+
+        def backward(self, gy):
+            return tuple(x * 0.0 for x in self.inputs)
+
+    x = Variable(np.array([1.0]))
+    for args in [(x,), (x, x)]:
+        y = Const()(*args)
+        assert y.shape == () and y.item() == value and y.creator is not None
+        y.backward()
+        assert x.grad is not None
+        x.zero_grad()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_anomaly_checked_whatever_the_number_of_inputs(n):
+    class Bad(Function):
+        def forward(self, *xs):
+            return np.full_like(xs[0], np.nan)
+
+    xs = [Variable(np.ones(2)) for _ in range(n)]
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"bad produced NaN"):
+        Bad()(*xs)
