@@ -75,9 +75,12 @@ def op_cycle(kind: str, n: int) -> list[int]:
 # ------------------------------------------------------------------------------- frameworks
 
 
-def run_minigrad(case: Case) -> tuple[Phases, np.ndarray]:
-    """One forward/backward/teardown of the case in minigrad; also returns x's gradient."""
-    x = mg.Variable(case.x0.copy())
+def run_graph(
+    case: Case, leaf: Any, tanh: Callable[[Any], Any], backward: Callable[[Any, np.ndarray], None]
+) -> tuple[Phases, Any]:
+    """One forward/backward/teardown of the case on an engine whose values take `*` and `+`:
+    `leaf(array)` makes x, `tanh(v)` and `backward(y, seed)` are the engine's; returns x."""
+    x = leaf(case.x0.copy())
     ones = np.ones(SHAPE)
     t0 = time.perf_counter()
     if case.kind == "wide":
@@ -90,14 +93,20 @@ def run_minigrad(case: Case) -> tuple[Phases, np.ndarray]:
         a = case.consts[0]
         y = x
         for op in op_cycle(case.kind, case.size):
-            y = y * a if op == 0 else (y + a if op == 1 else F.tanh(y))
+            y = y * a if op == 0 else (y + a if op == 1 else tanh(y))
     t1 = time.perf_counter()
-    y.backward(ones)
+    backward(y, ones)
     t2 = time.perf_counter()
     del y
     t3 = time.perf_counter()
     assert x.grad is not None
-    return (t1 - t0, t2 - t1, t3 - t2), x.grad.data
+    return (t1 - t0, t2 - t1, t3 - t2), x
+
+
+def run_minigrad(case: Case) -> tuple[Phases, np.ndarray]:
+    """The case in minigrad; also returns x's gradient."""
+    phases, x = run_graph(case, mg.Variable, F.tanh, lambda y, g: y.backward(g))
+    return phases, x.grad.data
 
 
 def run_numpy_hand(case: Case) -> tuple[Phases, np.ndarray]:
@@ -154,28 +163,9 @@ def run_numpy_hand(case: Case) -> tuple[Phases, np.ndarray]:
 
 
 def run_bare(case: Case) -> tuple[Phases, np.ndarray]:
-    """The same graph on `_bare_engine`: the structure of design section 2 and nothing else."""
-    x = B.Var(case.x0.copy())
-    ones = np.ones(SHAPE)
-    t0 = time.perf_counter()
-    if case.kind == "wide":
-        s = x * case.consts[0]
-        for a in case.consts[1:]:
-            s = s + x * a
-        y = s
-        del s
-    else:
-        a = case.consts[0]
-        y = x
-        for op in op_cycle(case.kind, case.size):
-            y = y * a if op == 0 else (y + a if op == 1 else B.tanh(y))
-    t1 = time.perf_counter()
-    B.backward(y, ones)
-    t2 = time.perf_counter()
-    del y
-    t3 = time.perf_counter()
-    assert x.grad is not None
-    return (t1 - t0, t2 - t1, t3 - t2), x.grad
+    """The case on `_bare_engine`: the structure of design section 2 and nothing else."""
+    phases, x = run_graph(case, B.Var, B.tanh, B.backward)
+    return phases, x.grad
 
 
 def gc_paused(run: Callable[[Case], Any]) -> Callable[[Case], Any]:

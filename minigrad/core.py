@@ -697,28 +697,13 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
 
 
 def _apply3(f: Function, x0: Any, x1: Any, x2: Any) -> Any:
-    """`f(x0, x1, x2)`, e.g. linear(x, W, b): the inputs unpacked without a loop."""
+    """`f(x0, x1, x2)`, e.g. linear(x, W, b), without the general path's lists."""
     if _state.anomaly:
         return _apply(f, (x0, x1, x2))
     grad_on = _state.grad_enabled
-    if isinstance(x0, Variable):
-        d0 = x0.data
-        r0 = grad_on and x0.requires_grad
-    else:
-        d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
-        r0 = False
-    if isinstance(x1, Variable):
-        d1 = x1.data
-        r1 = grad_on and x1.requires_grad
-    else:
-        d1 = x1 if type(x1) is np.ndarray else _as_const(x1, f.name)
-        r1 = False
-    if isinstance(x2, Variable):
-        d2 = x2.data
-        r2 = grad_on and x2.requires_grad
-    else:
-        d2 = x2 if type(x2) is np.ndarray else _as_const(x2, f.name)
-        r2 = False
+    d0, r0 = _unwrap(x0, grad_on, f)
+    d1, r1 = _unwrap(x1, grad_on, f)
+    d2, r2 = _unwrap(x2, grad_on, f)
     y = f.forward(d0, d1, d2)
     return _finish(f, (x0, x1, x2), (d0, d1, d2), (r0, r1, r2), r0 or r1 or r2, y)
 
@@ -726,19 +711,20 @@ def _apply3(f: Function, x0: Any, x1: Any, x2: Any) -> Any:
 def _apply(f: Function, inputs: tuple[Any, ...]) -> Any:
     """`f(*inputs)` for any number of inputs, with anomaly mode's checks."""
     grad_on = _state.grad_enabled
-    xs = []
-    needs = []
-    for x in inputs:
-        if isinstance(x, Variable):
-            xs.append(x.data)
-            needs.append(grad_on and x.requires_grad)
-        else:
-            xs.append(x if type(x) is np.ndarray else _as_const(x, f.name))
-            needs.append(False)
+    unwrapped = [_unwrap(x, grad_on, f) for x in inputs]
+    xs = tuple(d for d, _ in unwrapped)
+    needs = tuple(r for _, r in unwrapped)
     if _state.anomaly:
         f.stack = _user_stack()
     y = f.forward(*xs)
-    return _finish(f, inputs, tuple(xs), tuple(needs), True in needs, y)
+    return _finish(f, inputs, xs, needs, True in needs, y)
+
+
+def _unwrap(x: Any, grad_on: bool, f: Function) -> tuple[Any, bool]:
+    """An input's array (a constant as it is, or converted) and whether it needs grad."""
+    if isinstance(x, Variable):
+        return x.data, grad_on and x.requires_grad
+    return (x if type(x) is np.ndarray else _as_const(x, f.name)), False
 
 
 def _finish(
