@@ -596,8 +596,8 @@ class Function:
 # The hottest path of the library. `Function.__call__` hands one- and two-input calls (nearly
 # all) to `_apply1`/`_apply2`, which op wrappers and operators also call directly: each list,
 # loop, helper call or extra tuple here costs about a fifth of a small NumPy op
-# (benchmarks/bench_overhead.py measures it). The two spell out the same recording steps on
-# purpose; `_apply` is the general form, and the only one that handles anomaly mode.
+# (benchmarks/bench_overhead.py measures it). The two unwrap their inputs without a loop and
+# share `_recorded`; `_apply` is the general form, and the only one that handles anomaly mode.
 
 _ref = weakref.ref
 
@@ -615,23 +615,9 @@ def _apply1(f: Function, x0: Any) -> Any:
     y = f.forward(d0)
     if type(y) is not np.ndarray:
         return _finish(f, (x0,), (d0,), _NEEDS1[record], record, y)
-    v = _new_variable(Variable)
-    v.data = y
-    v.grad = None
-    v.name = None
-    v._meta = None
     if not record:
-        v.requires_grad = False
-        v.creator = None
-        return v
-    v.requires_grad = True
-    v.creator = f
-    f.inputs = (x0,)
-    f.needs_input_grad = _NEEDS1[True]
-    f.saved_inputs = (d0,)
-    f.saved_outputs = (y,)
-    f._out = _ref(v)
-    f.scope = _state.scope
+        return _constant(y)
+    v = _recorded(f, y, (x0,), (d0,), _NEEDS1[True])
     c = x0.creator
     if c is None:
         f.generation = 0
@@ -662,23 +648,9 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
     y = f.forward(d0, d1)
     if type(y) is not np.ndarray:
         return _finish(f, (x0, x1), (d0, d1), _NEEDS2[r0][r1], r0 or r1, y)
-    v = _new_variable(Variable)
-    v.data = y
-    v.grad = None
-    v.name = None
-    v._meta = None
     if not (r0 or r1):
-        v.requires_grad = False
-        v.creator = None
-        return v
-    v.requires_grad = True
-    v.creator = f
-    f.inputs = (x0, x1)
-    f.needs_input_grad = _NEEDS2[r0][r1]
-    f.saved_inputs = (d0, d1)
-    f.saved_outputs = (y,)
-    f._out = _ref(v)
-    f.scope = _state.scope
+        return _constant(y)
+    v = _recorded(f, y, (x0, x1), (d0, d1), _NEEDS2[r0][r1])
     # Link to the functions that made the inputs needing grad, for the backward order.
     c0 = x0.creator if r0 else None
     c1 = x1.creator if r1 else None
@@ -693,6 +665,31 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
     else:
         f.generation = max(c0.generation, c1.generation) + 1
         f._parents = (c0, c1)
+    return v
+
+
+def _recorded(
+    f: Function,
+    y: np.ndarray,
+    inputs: tuple[Any, ...],
+    xs: tuple[Any, ...],
+    needs: tuple[bool, ...],
+) -> Variable:
+    """The output Variable of f, made by f, with f's inputs and saved arrays recorded
+    (the caller links f to its parents)."""
+    v = _new_variable(Variable)
+    v.data = y
+    v.grad = None
+    v.name = None
+    v._meta = None
+    v.requires_grad = True
+    v.creator = f
+    f.inputs = inputs
+    f.needs_input_grad = needs
+    f.saved_inputs = xs
+    f.saved_outputs = (y,)
+    f._out = _ref(v)
+    f.scope = _state.scope
     return v
 
 
@@ -737,14 +734,14 @@ def _finish(
 ) -> Any:
     """The output Variable(s) of a forward that returned `y`, and the node if `record`."""
     multi = type(y) is tuple
-    if multi:
-        ys = tuple(np.asarray(a) for a in y)
-        outs = tuple(_constant(a) for a in ys)
-    else:
-        ys = (np.asarray(y),)
-        outs = (_constant(ys[0]),)
+    ys = tuple(np.asarray(a) for a in y) if multi else (np.asarray(y),)
     if _state.anomaly:
         _check_finite(f, ys, "forward")
+    if record and not multi:
+        v = _recorded(f, ys[0], inputs, xs, needs)
+        f._link()
+        return v
+    outs = tuple(_constant(a) for a in ys)
     if record:
         for v in outs:
             v.requires_grad = True
@@ -753,11 +750,8 @@ def _finish(
         f.needs_input_grad = needs
         f.saved_inputs = xs
         f.saved_outputs = ys
-        if multi:
-            f._out = None
-            f._outs = tuple(_ref(v) for v in outs)
-        else:
-            f._out = _ref(outs[0])
+        f._out = None
+        f._outs = tuple(_ref(v) for v in outs)
         f.scope = _state.scope
         f._link()
     return outs if multi else outs[0]
