@@ -16,27 +16,17 @@ import importlib.util
 import inspect
 import os
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
-def _load_runner() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_figures", DOCS / "make_figures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses looks the module up in sys.modules while the class body runs.
-    sys.modules["make_figures"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mf = _load_runner()
+mf = scripts.load(DOCS / "make_figures.py", "make_figures")
 PAGES = [p for p in mf.pages() if mf.python_blocks(p)]
 
 

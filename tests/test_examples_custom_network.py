@@ -3,14 +3,12 @@ training loop, and the script's output and files."""
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import scripts
 
 import minigrad as mg
 from minigrad import functions as F
@@ -20,11 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "custom_network.py"
 
 @pytest.fixture(scope="module")
 def example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("custom_network_example", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load(SCRIPT, "custom_network_example")
 
 
 def test_spirals_have_the_promised_shapes_and_arms(example):
@@ -121,31 +115,21 @@ def test_training_reaches_the_stated_accuracy(example):
 
 
 def test_help_lists_the_options():
-    r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60
-    )
+    r = scripts.run(SCRIPT, "--help", timeout=60)
     assert r.returncode == 0
     for option in ("--steps", "--lr", "--momentum", "--hidden", "--classes", "--seed", "--out"):
         assert option in r.stdout
 
 
 def test_bad_options_are_refused():
-    r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--steps", "0"], capture_output=True, text=True, timeout=60
-    )
+    r = scripts.run(SCRIPT, "--steps", "0", timeout=60)
     assert r.returncode == 2
     assert "--steps must be at least 1" in r.stderr
 
 
 def test_the_script_trains_prints_accuracy_last_and_writes_its_pictures(tmp_path):
     out = tmp_path / "out"
-    r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    r = scripts.run(SCRIPT, "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[0] == "300 points in 3 spirals; MLP 2-32-32-3, 1251 parameters"
@@ -167,21 +151,7 @@ def test_the_script_trains_prints_accuracy_last_and_writes_its_pictures(tmp_path
 
 def test_the_run_is_deterministic(tmp_path):
     def run(seed):
-        r = subprocess.run(
-            [
-                sys.executable,
-                str(SCRIPT),
-                "--steps",
-                "50",
-                "--seed",
-                str(seed),
-                "--out",
-                str(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        r = scripts.run(SCRIPT, "--steps", "50", "--seed", str(seed), "--out", str(tmp_path))
         assert r.returncode == 0, r.stderr
         return [ln for ln in r.stdout.splitlines() if ln.startswith(("step", "accuracy"))]
 

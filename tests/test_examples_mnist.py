@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scripts
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
 EPOCH_LINE = re.compile(
@@ -20,13 +20,7 @@ EPOCH_LINE = re.compile(
 
 
 def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return scripts.run(SCRIPT, *args, env=env, timeout=300)
 
 
 @pytest.fixture

@@ -3,18 +3,17 @@ the diamond, TwoLayerNet's loss, the recorded derivative) and the files the scri
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import struct
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import scripts
 from viz.dotparse import parse
 
 from minigrad.viz import to_dot
@@ -32,21 +31,11 @@ PICTURES = [
 
 @pytest.fixture(scope="module")
 def example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("visualize_example", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load(SCRIPT, "visualize_example")
 
 
 def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return scripts.run(SCRIPT, *args, env=env)
 
 
 def test_apple_example_has_the_books_values_and_gradients(example):
