@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = [
     "Bar",
-    "add_common_args",
+    "make_parser",
     "env_info",
     "finish",
     "fmt",
@@ -39,8 +39,14 @@ __all__ = [
 ]
 
 
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """The options every script has: --quick, --json, --check, --blocks, --no-torch."""
+def make_parser(description: str, doc: str | None) -> argparse.ArgumentParser:
+    """A script's parser: its description, its module docstring `doc` after the options, and
+    the options every script has: --quick, --json, --check, --blocks, --no-torch."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc,
+    )
     parser.add_argument(
         "--quick", action="store_true", help="a fast smoke run (a few seconds), as CI runs it"
     )
@@ -56,6 +62,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-torch", action="store_true", help="leave PyTorch out even if it is importable"
     )
+    return parser
 
 
 def import_torch(disabled: bool = False) -> Any:

@@ -161,15 +161,12 @@ def mib(x: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Peak RSS of training vs the hand-written reference; RSS over many steps.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__,
-    )
     sys.path.insert(0, str(HERE))
     import _common as C
 
-    C.add_common_args(parser)
+    parser = C.make_parser(
+        "Peak RSS of training vs the hand-written reference; RSS over many steps.", __doc__
+    )
     parser.add_argument("--steps", type=int, default=10_000, help="steps of the growth run")
     parser.add_argument("--peak-steps", type=int, default=50, help="steps of each peak run")
     parser.add_argument("--seed", type=int, default=0, help="data and weight seed")

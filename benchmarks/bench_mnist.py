@@ -135,12 +135,9 @@ def exactness(torch: Any, weights: T.Weights, batches: list[Any], steps: int) ->
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description="MNIST training step time: minigrad vs hand-written NumPy layers and PyTorch.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__,
+    p = C.make_parser(
+        "MNIST training step time: minigrad vs hand-written NumPy layers and PyTorch.", __doc__
     )
-    C.add_common_args(p)
     p.add_argument("--data-dir", help="folder with MNIST (else $MINIGRAD_DATA or the cache)")
     p.add_argument("--random-data", action="store_true", help="use random data, not MNIST")
     p.add_argument("--steps", type=int, default=100, help="training steps per block (100)")

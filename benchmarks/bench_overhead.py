@@ -393,12 +393,9 @@ def make_bars(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Per-op forward/backward/teardown overhead of minigrad vs NumPy and PyTorch.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__,
+    parser = C.make_parser(
+        "Per-op forward/backward/teardown overhead of minigrad vs NumPy and PyTorch.", __doc__
     )
-    C.add_common_args(parser)
     parser.add_argument("--short", type=int, default=1000, help="short chain length (1000)")
     parser.add_argument("--long", type=int, default=100_000, help="long chain length (100000)")
     parser.add_argument("--wide-small", type=int, default=1000, help="branches, small (1000)")
