@@ -179,12 +179,12 @@ def _backward_plain(
     captures, no anomaly checks. Built-in single-output ops take the inlined path below
     (they return None for the inputs that need no grad, so no flags are read)."""
     for f in order:
-        if f.saved_inputs is _RELEASED:
-            raise _released_error(f)
         ref = f._out
         if ref is None or not f.fast:
             _backward_one(f, acc, owned, None, {}, False, retain_graph, False)
             continue
+        if f.saved_inputs is _RELEASED:
+            raise _released_error(f)
         y = ref()
         if y is None:
             continue
