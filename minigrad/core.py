@@ -168,10 +168,11 @@ def _to_array(data: Any, where: str) -> np.ndarray:
         return data
     if isinstance(data, bool | int | float | np.generic | list | tuple):
         arr = np.asarray(data)
-        if arr.dtype == object:
+        if arr.dtype.kind not in "biufc":
             raise TypeError(f"{where}: cannot make an array of numbers from {data!r}")
-        # Python floats become the default dtype, as a Parameter would; NumPy scalars keep theirs.
-        if arr.dtype.kind == "f" and not isinstance(data, np.generic):
+        # Python numbers (not bools) become the default float dtype, as a Parameter's would, so
+        # that Variable(100) can hold a gradient; NumPy scalars keep their dtype.
+        if arr.dtype.kind in "iuf" and not isinstance(data, np.generic):
             arr = arr.astype(_state.default_dtype, copy=False)
         return arr
     raise TypeError(
@@ -204,7 +205,10 @@ class Variable:
             if isinstance(data, Variable):
                 raise TypeError("Variable: data is already a Variable; use .detach() or .data")
             data = _to_array(data, "Variable")
-        floating = data.dtype.kind in "fc"
+        kind = data.dtype.kind
+        if kind not in "biufc":
+            raise TypeError(f"Variable: expected numeric data, got an array of dtype {data.dtype}")
+        floating = kind in "fc"
         if requires_grad is None:
             requires_grad = floating
         elif requires_grad and not floating:
@@ -273,6 +277,43 @@ class Variable:
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (not a copy)."""
         return self.data
+
+    # -- a one-element Variable acts as a number where Python asks for one
+    def _number(self, what: str) -> Any:
+        if self.data.size != 1:
+            raise TypeError(
+                f"{what}: only a one-element Variable converts to a number, got shape "
+                f"{self.shape}"
+            )
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self._number("float()"))
+
+    def __int__(self) -> int:
+        return int(self._number("int()"))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool(): the truth value of a Variable of shape {self.shape} is ambiguous "
+                "(use .data.any() or .data.all())"
+            )
+        return bool(self.data.item())
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return round(self._number("round()"), ndigits)
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        return format(self._number(f"format spec {spec!r}"), spec)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.asarray(list_of_losses), and so matplotlib, see the values.
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     # -- graph handling
     def detach(self) -> Variable:

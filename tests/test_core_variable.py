@@ -38,8 +38,9 @@ def test_ndarray_is_wrapped_without_copy():
     [
         (1.5, np.float32, True),
         ([1.0, 2.0], np.float32, True),
-        ([[1, 2], [3, 4]], np.int64, False),
-        (3, np.int64, False),
+        # Python ints are numbers like floats: the default float dtype, so they hold gradients.
+        ([[1, 2], [3, 4]], np.float32, True),
+        (3, np.float32, True),
         (True, np.bool_, False),
         ((1.0, 2.0), np.float32, True),
         (np.float64(1.5), np.float64, True),
@@ -79,7 +80,7 @@ def test_constructor_rejects_ragged_lists():
         Variable([[1.0, 2.0], [3.0]])
 
 
-@pytest.mark.parametrize("data", [np.array([1, 2]), [1, 2], np.array([True])])
+@pytest.mark.parametrize("data", [np.array([1, 2]), np.array([1, 2], dtype=np.uint8), np.array([True])])
 def test_requires_grad_on_integer_or_bool_data_is_a_type_error(data):
     with pytest.raises(TypeError, match="int|bool"):
         Variable(data, requires_grad=True)
@@ -213,3 +214,59 @@ def test_detach_shares_data_and_cuts_the_graph():
     y = (d * x).sum()
     y.backward()
     np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])  # no gradient through d
+
+
+def test_object_and_string_data_are_refused():
+    with pytest.raises(TypeError, match="dtype <U1"):
+        Variable(np.array(["a"]))
+    with pytest.raises(TypeError, match="dtype object"):
+        Variable(np.array([None, 1.0], dtype=object))
+    with pytest.raises(TypeError, match="cannot make an array of numbers"):
+        Variable(["a", "b"])
+
+
+def test_integer_ndarrays_keep_their_dtype_so_labels_stay_integers():
+    t = Variable(np.array([3, 1, 4]))
+    assert t.dtype == np.int64 and not t.requires_grad
+
+
+def test_book_shopping_example_with_python_numbers_gives_the_books_gradients():
+    # "Deep Learning from Scratch" 5.4: 2 apples at 100, 3 oranges at 150, tax 1.1.
+    apple, apple_num = Variable(100), Variable(2)
+    orange, orange_num = Variable(150), Variable(3)
+    tax = Variable(1.1)
+    price = (apple * apple_num + orange * orange_num) * tax
+    price.backward()
+    assert float(price) == pytest.approx(715.0)
+    got = [apple.grad, apple_num.grad, orange.grad, orange_num.grad, tax.grad]
+    np.testing.assert_allclose([float(g) for g in got], [2.2, 110, 3.3, 165, 650], rtol=1e-6)
+
+
+def test_one_element_variable_acts_as_a_number():
+    v = Variable(np.array([2.71828], dtype=np.float64))
+    assert float(v) == 2.71828 and isinstance(float(v), float)
+    assert int(Variable(3.9)) == 3
+    assert bool(Variable(0.0)) is False and bool(Variable(np.array([[1.0]]))) is True
+    assert f"{v:.3f}" == "2.718"
+    assert round(v, 2) == 2.72 and round(Variable(2.5)) == 2
+    assert "%.2f" % v == "2.72"
+    assert "%d" % Variable(7.0) == "7"
+    assert f"{v}" == str(v)
+
+
+def test_many_element_variable_refuses_number_conversion():
+    v = Variable(np.ones(3))
+    with pytest.raises(TypeError, match=r"float\(\).*shape \(3,\)"):
+        float(v)
+    with pytest.raises(ValueError, match=r"truth value.*\(3,\).*ambiguous"):
+        bool(v)
+    with pytest.raises(TypeError, match=r"format spec '\.2f'.*\(3,\)"):
+        f"{v:.2f}"
+
+
+def test_a_list_of_losses_converts_to_an_array_as_matplotlib_does():
+    losses = [Variable(np.float32(x)) * 1.0 for x in (2.5, 1.5, 0.5)]
+    arr = np.asarray(losses)
+    assert arr.shape == (3,) and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr, [2.5, 1.5, 0.5])
+    assert np.asarray(Variable(np.ones((2, 2))), dtype=np.float16).dtype == np.float16
