@@ -282,8 +282,7 @@ class Variable:
     def _number(self, what: str) -> Any:
         if self.data.size != 1:
             raise TypeError(
-                f"{what}: only a one-element Variable converts to a number, got shape "
-                f"{self.shape}"
+                f"{what}: only a one-element Variable converts to a number, got shape {self.shape}"
             )
         return self.data.item()
 

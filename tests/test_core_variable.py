@@ -80,7 +80,9 @@ def test_constructor_rejects_ragged_lists():
         Variable([[1.0, 2.0], [3.0]])
 
 
-@pytest.mark.parametrize("data", [np.array([1, 2]), np.array([1, 2], dtype=np.uint8), np.array([True])])
+@pytest.mark.parametrize(
+    "data", [np.array([1, 2]), np.array([1, 2], dtype=np.uint8), np.array([True])]
+)
 def test_requires_grad_on_integer_or_bool_data_is_a_type_error(data):
     with pytest.raises(TypeError, match="int|bool"):
         Variable(data, requires_grad=True)
@@ -249,8 +251,8 @@ def test_one_element_variable_acts_as_a_number():
     assert bool(Variable(0.0)) is False and bool(Variable(np.array([[1.0]]))) is True
     assert f"{v:.3f}" == "2.718"
     assert round(v, 2) == 2.72 and round(Variable(2.5)) == 2
-    assert "%.2f" % v == "2.72"
-    assert "%d" % Variable(7.0) == "7"
+    assert "%.2f" % v == "2.72"  # noqa: UP031 - the book formats with %
+    assert "%d" % Variable(7.0) == "7"  # noqa: UP031
     assert f"{v}" == str(v)
 
 
