@@ -53,6 +53,17 @@ __all__ = [
 ]
 
 
+def _repr_svg_(self: Variable) -> str | None:
+    # Jupyter's picture of a Variable. The first display imports minigrad.viz (not imported
+    # with minigrad: it needs the graphviz package), which puts its own hook in this one's place.
+    import minigrad.viz  # noqa: F401
+
+    return self._repr_svg_()  # type: ignore[attr-defined]
+
+
+Variable._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+
+
 def __getattr__(name: str) -> object:
     # viz is imported on first use: `import minigrad` must import NumPy alone, and the graph
     # pictures need the graphviz package.

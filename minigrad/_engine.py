@@ -1,37 +1,47 @@
-"""The backward pass: order the recorded graph, run each Function's backward once, deliver the
-gradients to the leaves (`Variable.backward`) or return them (`grad`).
+"""Steps 2 to 6 of the algorithm (core.py lists them; reference.py is the plain version):
+order the recorded graph, run each Function's backward once, sum the gradients of a Variable
+used several times, deliver the finished gradients, release what was saved.
 
-The order comes from one iterative walk and one sort by generation; gradients from several
-consumers are summed, in place only into buffers this pass made itself.
+A gradient travels as a pair `(g, mutable)`, as in HIPS autograd: `mutable` is True only for
+a buffer this pass made by summing two contributions, which nobody else holds, so a third
+contribution is added into it in place. Every other gradient may be shared (the seed the
+user passed, one array a backward returned for two inputs), so it is never written into.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from minigrad.core import (
-    _RELEASED,
+    RELEASED,
     Function,
     Variable,
     _check_finite,
     _constant,
-    _state,
+    _local,
     _to_array,
 )
 
-__all__ = ["grad"]
+__all__ = ["grad", "run_backward"]
+
+#: Called by `run_backward(..., observer=...)` after each Function's backward with
+#: (function, gradients of its outputs, gradients returned for its inputs).
+Observer = Callable[[Function, Sequence[Any], Sequence[Any]], None]
+
+_generation = operator.attrgetter("generation")
 
 
-def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
-    """Functions reachable from the roots, every consumer before the functions it consumes from.
+def sort_functions(roots: Sequence[Variable]) -> list[Function]:
+    """Step 2: the Functions the roots depend on, each after every Function that consumes
+    its output.
 
     One iterative walk collects them (chains of any length work), then one sort by decreasing
-    generation orders them: O(V log V) at worst, and about O(V) for the nearly sorted lists
-    that chains and wide graphs give.
+    generation orders them: O(V log V) at worst, about O(V) for the nearly sorted lists that
+    chains and wide graphs give.
     """
     seen = set()
     stack = []
@@ -59,30 +69,283 @@ def _sort_functions(roots: Sequence[Variable]) -> list[Function]:
     return order
 
 
-_generation = operator.attrgetter("generation")
+class _Pass:
+    """What one backward pass needs besides the gradients: its options, and for `grad()`
+    the Variables whose gradients it returns."""
+
+    __slots__ = ("create_graph", "retain_graph", "anomaly", "wanted", "captured", "observer")
+
+    def __init__(
+        self,
+        create_graph: bool,
+        retain_graph: bool,
+        anomaly: bool,
+        wanted: set[Variable] | None,
+        observer: Observer | None,
+    ) -> None:
+        self.create_graph = create_graph
+        self.retain_graph = retain_graph
+        self.anomaly = anomaly
+        self.wanted = wanted
+        self.captured: dict[Variable, Any] = {}
+        self.observer = observer
 
 
-_SCALAR_ONES: dict[np.dtype, np.ndarray] = {}
+def run_backward(
+    outputs: Sequence[Variable],
+    grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Variable] | None = None,
+    observer: Observer | None = None,
+) -> list[Variable | None] | None:
+    """The backward pass behind `Variable.backward` and `grad()`.
+
+    With `inputs` None, the leaves' gradients accumulate into their `.grad`; otherwise the
+    gradients of `inputs` are returned and no `.grad` is touched. `observer`, if given, sees
+    each Function's backward as it runs (the explorer of `minigrad.viz` uses it).
+    """
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError(
+                "backward: the output does not require grad (no input requires grad, or it "
+                "was computed under no_grad)"
+            )
+    mode = _local.mode
+    p = _Pass(
+        create_graph,
+        retain_graph,
+        mode.anomaly,
+        None if inputs is None else set(inputs),
+        observer,
+    )
+    acc: dict[Variable, tuple[Any, bool]] = {}
+    for out, g in zip(outputs, grads):
+        _add(acc, out, _seed(out, g, create_graph))
+    order = sort_functions(outputs)
+    saved = mode.grad_enabled, mode.create_graph, mode.retain_graph
+    mode.grad_enabled = mode.create_graph = create_graph
+    mode.retain_graph = retain_graph
+    # The fast case below needs a pass with nothing to record, capture, check or report.
+    plain = not (create_graph or p.wanted is not None or p.anomaly or observer is not None)
+    try:
+        for f in order:
+            ref = f._out
+            if not (plain and ref is not None and f.backward_on_arrays):
+                _backward_one(f, acc, p)
+                continue
+            # Step 3's fast case, `_backward_one` inlined for a built-in one-output op on
+            # arrays: about 0.6 us per op less (bench_overhead.py, 1,000-op chain).
+            if f.saved_inputs is RELEASED:
+                raise _released_error(f)
+            y = ref()
+            if y is None:
+                continue
+            entry = acc.pop(y, None)
+            if entry is None:
+                continue
+            gy = entry[0]
+            if y._meta is not None:
+                gy = _output_grad(y, gy, p)
+            gxs = f.backward(gy)
+            if type(gxs) is tuple:
+                inputs_ = f.inputs
+                for i, gx in enumerate(gxs):
+                    if gx is not None:
+                        x = inputs_[i]
+                        if x in acc:
+                            _add(acc, x, gx)
+                        else:
+                            acc[x] = (gx, False)
+            else:
+                x = f.inputs[0]
+                if x in acc:
+                    _add(acc, x, gxs)
+                else:
+                    acc[x] = (gxs, False)
+            if not retain_graph:
+                f.release()
+        # Step 5: what is left belongs to leaves, each gradient complete only now.
+        for x, (g, mutable) in acc.items():
+            if x._meta is not None:
+                g = _apply_hooks(x, g, create_graph)
+                mutable = False
+            if p.wanted is None:
+                deliver(x, g, mutable)
+            elif x in p.wanted:
+                p.captured[x] = g
+    finally:
+        mode.grad_enabled, mode.create_graph, mode.retain_graph = saved
+    if inputs is None:
+        return None
+    return [_as_result(p.captured.get(x)) for x in inputs]
 
 
-def _ones_like_scalar(a: np.ndarray) -> np.ndarray:
-    """A read-only 1 of a's shape and dtype, made once per dtype (np.ones costs ~1 us)."""
-    one = _SCALAR_ONES.get(a.dtype)
-    if one is None:
-        one = np.ones((), dtype=a.dtype)
-        one.flags.writeable = False
-        _SCALAR_ONES[a.dtype] = one
-    return one if a.shape == () else one.reshape(a.shape)
+def _backward_one(f: Function, acc: dict[Variable, tuple[Any, bool]], p: _Pass) -> None:
+    """Step 3 for any Function: several outputs, a backward on Variables, create_graph,
+    grad()'s captures, anomaly checks, an observer."""
+    if f.saved_inputs is RELEASED:
+        raise _released_error(f)
+    gys = []
+    for ref in f.outputs:
+        y = ref()
+        g = None
+        if y is not None:
+            entry = acc.pop(y, None)
+            if entry is not None:
+                g = entry[0]
+                if y._meta is not None or p.wanted is not None:
+                    g = _output_grad(y, g, p)
+        gys.append(g)
+    if all(g is None for g in gys):
+        return
+    gxs = _call_backward(f, gys, p.create_graph)
+    if p.anomaly:
+        _check_finite(f, gxs, "backward")
+    if p.observer is not None:
+        p.observer(f, gys, gxs)
+    for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
+        if need and gx is not None:
+            _add(acc, x, gx)
+    if not p.retain_graph:
+        f.release()
 
 
-def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
+def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
+    """Call f.backward with gradients and saved values of the kind the op dialect gives it:
+    ndarrays for an op with `backward_on_arrays` when nothing is recorded, else Variables."""
+    if any(g is None for g in gys):
+        # The gradient of an output nobody used is zero.
+        gys = [np.zeros_like(y) if g is None else g for g, y in zip(gys, f.saved_outputs)]
+    if f.backward_on_arrays and not create_graph:
+        gxs = f.backward(*gys)
+        gxs = gxs if type(gxs) is tuple else (gxs,)
+        return _check_grads(f, gxs)
+    vgys = [g if isinstance(g, Variable) else _constant(g) for g in gys]
+    xs, ys = f.saved_inputs, f.saved_outputs
+    # The same values as Variables: the inputs themselves, the outputs while they live.
+    f.saved_inputs = f.inputs
+    f.saved_outputs = tuple(
+        _constant(y) if (v := ref()) is None else v for ref, y in zip(f.outputs, ys)
+    )
+    try:
+        gxs = f.backward(*vgys)
+    finally:
+        f.saved_inputs, f.saved_outputs = xs, ys
+    gxs = gxs if type(gxs) is tuple else (gxs,)
+    if create_graph:
+        gxs = tuple(g if g is None or isinstance(g, Variable) else _constant(g) for g in gxs)
+    else:
+        # Nothing was recorded (grad mode is off): go on with the arrays.
+        gxs = tuple(g.data if isinstance(g, Variable) else g for g in gxs)
+    return _check_grads(f, gxs)
+
+
+def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(gxs) != len(f.inputs):
+        raise RuntimeError(
+            f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
+        )
+    if not f.backward_on_arrays:
+        # A user-defined backward may get shapes wrong; say so here, not deep in NumPy later.
+        for i, (x, gx, need) in enumerate(zip(f.inputs, gxs, f.needs_input_grad)):
+            if need and gx is not None and np.shape(gx) != x.shape:
+                raise RuntimeError(
+                    f"{f.name}.backward returned a gradient of shape {np.shape(gx)} for input "
+                    f"{i} of shape {x.shape}"
+                )
+    return gxs
+
+
+def _released_error(f: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward: trying to backward through the graph a second time (op {f.name}): its "
+        "saved arrays were freed after the first backward; pass retain_graph=True to the "
+        "first backward to keep them"
+    )
+
+
+# --------------------------------------------------------------------------- steps 4 and 5
+
+
+def _add(acc: dict[Variable, tuple[Any, bool]], x: Variable, gx: Any) -> None:
+    """Step 4: add a contribution to x's gradient. The first is kept as it came (it may be
+    shared); a sum is a new buffer, ours, into which later contributions go in place."""
+    prev = acc.get(x)
+    if prev is None:
+        acc[x] = (gx, False)
+        return
+    g, mutable = prev
+    if mutable:
+        np.add(g, gx, out=g)
+    else:
+        s = g + gx
+        if type(s) is not Variable:
+            # np.asarray: + on 0-d arrays gives a NumPy scalar, which cannot be added into.
+            acc[x] = (np.asarray(s), True)
+        else:
+            acc[x] = (s, False)
+
+
+def deliver(v: Variable, g: Any, mutable: bool) -> None:
+    """Step 5: add the finished gradient `g` to `v.grad` (a leaf, or a Variable that asked
+    `retain_grad()`). The grad keeps v's dtype, and never shares memory with an array someone
+    else may hold or write: unless `mutable`, g is copied. Across backward calls the grads
+    add up, out of place (the user may hold the old one)."""
+    if isinstance(g, Variable):
+        # Under create_graph the gradient is itself part of a graph.
+        v.grad = g if v.grad is None else v.grad + g
+        return
+    dtype = v.data.dtype
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    elif not mutable or not g.flags.writeable:
+        g = g.copy()
+    v.grad = _constant(g) if v.grad is None else _constant(v.grad.data + g)
+
+
+def _output_grad(y: Variable, g: Any, p: _Pass) -> Any:
+    """The finished gradient of a non-leaf y: run its hooks, keep it on y if retain_grad()
+    asked for it, capture it if grad() wants it."""
+    meta = y._meta
+    if meta is not None:
+        g = _apply_hooks(y, g, p.create_graph)
+        if meta.retain and p.wanted is None:
+            deliver(y, g, False)
+    if p.wanted is not None and y in p.wanted:
+        p.captured[y] = g
+    return g
+
+
+def _apply_hooks(v: Variable, g: Any, create_graph: bool) -> Any:
+    assert v._meta is not None
+    for hook in list(v._meta.hooks):
+        gv = g if isinstance(g, Variable) else _constant(g)
+        r = hook(gv)
+        if r is None:
+            continue
+        r = r if isinstance(r, Variable) else Variable(np.asarray(r), requires_grad=False)
+        if r.shape != v.shape:
+            raise RuntimeError(
+                f"hook returned a gradient of shape {r.shape} for a Variable of shape {v.shape}"
+            )
+        g = r if create_graph else r.data
+    return g
+
+
+# --------------------------------------------------------------------------- seeds, grad()
+
+
+def _seed(out: Variable, grad: Any, create_graph: bool) -> Any:
+    """The gradient the pass starts from: `grad` checked against `out`, or a one for a
+    one-element output."""
     if grad is None:
         if out.data.size != 1:
             raise RuntimeError(
                 f"backward: the output has shape {out.shape}; pass grad= for a non-scalar "
                 "output (an array of its shape)"
             )
-        g: Any = _ones_like_scalar(out.data)
+        g: Any = np.ones(out.shape, dtype=out.dtype)
     else:
         g = grad.data if isinstance(grad, Variable) else _to_array(grad, "backward")
         if g.shape != out.shape:
@@ -97,303 +360,6 @@ def _seed_grad(out: Variable, grad: Any, create_graph: bool) -> Any:
     if create_graph:
         return grad if isinstance(grad, Variable) else Variable(g, requires_grad=False)
     return g
-
-
-def _run_backward(
-    outputs: Sequence[Variable],
-    grads: Sequence[Any],
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence[Variable] | None,
-) -> list[Any] | None:
-    """The backward pass shared by `Variable.backward` and `grad()`.
-
-    With `inputs` None, leaf gradients accumulate into `.grad`; otherwise the gradients of
-    `inputs` are returned and no `.grad` is touched.
-    """
-    for out in outputs:
-        if not out.requires_grad:
-            raise RuntimeError(
-                "backward: the output does not require grad (no input requires grad, or it "
-                "was computed under no_grad)"
-            )
-    # gx arrays (or Variables) per Variable; `owned` holds the ids of buffers made here,
-    # the only ones that may be accumulated into in place.
-    acc: dict[Variable, Any] = {}
-    owned: set[int] = set()
-    for out, g in zip(outputs, grads):
-        _add_grad(acc, owned, out, _seed_grad(out, g, create_graph), create_graph)
-
-    wanted = None if inputs is None else set(inputs)
-    captured: dict[Variable, Any] = {}
-    order = _sort_functions(outputs)
-    prev_cg = _state.create_graph
-    prev_enabled = _state.grad_enabled
-    prev_retain = _state.retain_graph
-    _state.retain_graph = retain_graph
-    _state.create_graph = create_graph
-    _state.grad_enabled = create_graph
-    anomaly = _state.anomaly
-    try:
-        if create_graph or wanted is not None or anomaly:
-            for f in order:
-                _backward_one(f, acc, owned, wanted, captured, create_graph, retain_graph, anomaly)
-        else:
-            _backward_plain(order, acc, owned, retain_graph)
-        # What is left in acc belongs to leaves: each is complete only now. A leaf's .grad
-        # must not share memory with the seed grad or with another leaf's .grad (add passes
-        # one array to both inputs): an optimizer or user may write into it.
-        handed = set()
-        for g in grads:
-            if type(g) is np.ndarray:
-                handed.add(id(g))
-        for x, g in acc.items():
-            if x._meta is not None:
-                g = _apply_hooks(x, g, create_graph)
-            if wanted is not None:
-                if x in wanted:
-                    captured[x] = g
-            elif type(g) is np.ndarray:
-                if id(g) in handed:
-                    g = g.copy()
-                handed.add(id(g))
-                if x.grad is None and (g.base is None or g.flags.writeable):
-                    x.grad = _constant(g)  # the common case of _add_to_grad, inlined
-                else:
-                    _add_to_grad(x, g, create_graph)
-            else:
-                _add_to_grad(x, g, create_graph)
-    finally:
-        _state.create_graph = prev_cg
-        _state.grad_enabled = prev_enabled
-        _state.retain_graph = prev_retain
-    if inputs is None:
-        return None
-    return [_as_result(captured.get(x)) for x in inputs]
-
-
-def _backward_plain(
-    order: list[Function], acc: dict[Variable, Any], owned: set[int], retain_graph: bool
-) -> None:
-    """Run the backward of each Function in `order` on ndarrays: no create_graph, no grad()
-    captures, no anomaly checks. Built-in single-output ops take the inlined path below
-    (they return None for the inputs that need no grad, so no flags are read)."""
-    for f in order:
-        ref = f._out
-        if ref is None or not f.fast:
-            _backward_one(f, acc, owned, None, {}, False, retain_graph, False)
-            continue
-        if f.saved_inputs is _RELEASED:
-            raise _released_error(f)
-        y = ref()
-        if y is None:
-            continue
-        gy = acc.pop(y, None)
-        if gy is None:
-            continue
-        if owned:
-            # Once handed to a backward, a buffer may be passed on to several inputs.
-            owned.discard(id(gy))
-        if y._meta is not None:
-            gy = _output_grad(y, gy, None, {}, False)
-        gxs = f.backward(gy)
-        if type(gxs) is tuple:
-            inputs = f.inputs
-            for i, gx in enumerate(gxs):
-                if gx is not None:
-                    x = inputs[i]
-                    prev = acc.get(x)
-                    if prev is None:
-                        acc[x] = gx
-                    else:
-                        _accumulate(acc, owned, x, prev, gx, False)
-        else:
-            x = f.inputs[0]
-            prev = acc.get(x)
-            if prev is None:
-                acc[x] = gxs
-            else:
-                _accumulate(acc, owned, x, prev, gxs, False)
-        if not retain_graph:
-            f.saved_inputs = _RELEASED
-            if f.saves_attrs:
-                f.__dict__.clear()
-
-
-def _backward_one(
-    f: Function,
-    acc: dict[Variable, Any],
-    owned: set[int],
-    wanted: set[Variable] | None,
-    captured: dict[Variable, Any],
-    create_graph: bool,
-    retain_graph: bool,
-    anomaly: bool,
-) -> None:
-    """Run one Function's backward in the general way: several outputs, user-defined ops,
-    create_graph, grad()'s captures, anomaly checks."""
-    if f.saved_inputs is _RELEASED:
-        raise _released_error(f)
-    gys = []
-    for ref in f.outputs:
-        y = ref()
-        g = None
-        if y is not None:
-            g = acc.pop(y, None)
-            if owned and g is not None:
-                owned.discard(id(g))
-            if g is not None and (y._meta is not None or wanted is not None):
-                g = _output_grad(y, g, wanted, captured, create_graph)
-        gys.append(g)
-    if all(g is None for g in gys):
-        return
-    gxs = _call_backward(f, gys, create_graph)
-    if anomaly:
-        _check_finite(f, gxs, "backward")
-    for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
-        if need and gx is not None:
-            _add_grad(acc, owned, x, gx, create_graph)
-    if not retain_graph:
-        f.saved_inputs = _RELEASED
-        f.__dict__.clear()
-
-
-def _released_error(f: Function) -> RuntimeError:
-    return RuntimeError(
-        f"backward: trying to backward through the graph a second time (op {f.name}): its "
-        "saved arrays were freed after the first backward; pass retain_graph=True to the "
-        "first backward to keep them"
-    )
-
-
-def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any, ...]:
-    """Call a backward off the fast path: a user-defined one (it works on Variables), any
-    backward under create_graph (recorded), or one with several outputs."""
-    if any(g is None for g in gys):
-        # The gradient of an output nobody used is zero.
-        gys = [np.zeros_like(y) if g is None else g for g, y in zip(gys, f.saved_outputs)]
-    if create_graph:
-        vgys = [g if isinstance(g, Variable) else Variable(g, requires_grad=False) for g in gys]
-        xs, ys = f.saved_inputs, f.saved_outputs
-        f.saved_inputs = f.inputs
-        outs = []
-        for ref, y in zip(f.outputs, ys):
-            v = ref()
-            outs.append(Variable(y, requires_grad=False) if v is None else v)
-        f.saved_outputs = tuple(outs)
-        try:
-            gxs = f.backward(*vgys)
-        finally:
-            f.saved_inputs, f.saved_outputs = xs, ys
-        gxs = gxs if type(gxs) is tuple else (gxs,)
-        gxs = tuple(_as_variable_grad(g) for g in gxs)
-    elif f.fast:
-        gxs = f.backward(*gys)
-        gxs = gxs if type(gxs) is tuple else (gxs,)
-    else:
-        # Off the recording path a user-defined backward records nothing (grad mode is off).
-        gxs = f.backward(*[Variable(g, requires_grad=False) for g in gys])
-        gxs = gxs if type(gxs) is tuple else (gxs,)
-        gxs = tuple(g.data if isinstance(g, Variable) else g for g in gxs)
-    return _check_grads(f, gxs)
-
-
-def _as_variable_grad(g: Any) -> Any:
-    if g is None or isinstance(g, Variable):
-        return g
-    return Variable(np.asarray(g), requires_grad=False)
-
-
-def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(gxs) != len(f.inputs):
-        raise RuntimeError(
-            f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
-        )
-    if not f.fast:
-        # A user-defined backward may get shapes wrong; say so here, not deep in NumPy later.
-        for i, (x, gx, need) in enumerate(zip(f.inputs, gxs, f.needs_input_grad)):
-            if need and gx is not None and gx.shape != x.shape:
-                raise RuntimeError(
-                    f"{f.name}.backward returned a gradient of shape {gx.shape} for input {i} "
-                    f"of shape {x.shape}"
-                )
-    return gxs
-
-
-def _add_grad(
-    acc: dict[Variable, Any], owned: set[int], x: Variable, gx: Any, create_graph: bool
-) -> None:
-    """Add a contribution to x's gradient (the fast path inlines the first-contribution case)."""
-    prev = acc.get(x)
-    if prev is None:
-        acc[x] = gx
-    else:
-        _accumulate(acc, owned, x, prev, gx, create_graph)
-
-
-def _accumulate(
-    acc: dict[Variable, Any], owned: set[int], x: Variable, prev: Any, gx: Any, create_graph: bool
-) -> None:
-    """Add a second (third, ...) contribution to x's gradient."""
-    if create_graph:
-        acc[x] = prev + gx
-    elif id(prev) in owned:
-        np.add(prev, gx, out=prev)
-    else:
-        # np.asarray: on 0-d arrays, + returns a NumPy scalar, which cannot be added into.
-        s = np.asarray(prev + gx)
-        owned.add(id(s))
-        acc[x] = s
-
-
-def _output_grad(
-    y: Variable,
-    g: Any,
-    wanted: set[Variable] | None,
-    captured: dict[Variable, Any],
-    create_graph: bool,
-) -> Any:
-    """Run y's hooks, keep its grad if retain_grad() asked for it or grad() wants it."""
-    meta = y._meta
-    if meta is not None:
-        g = _apply_hooks(y, g, create_graph)
-        if meta.retain and wanted is None:
-            _add_to_grad(y, g, create_graph)
-    if wanted is not None and y in wanted:
-        captured[y] = g
-    return g
-
-
-def _apply_hooks(v: Variable, g: Any, create_graph: bool) -> Any:
-    assert v._meta is not None
-    for hook in list(v._meta.hooks):
-        gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
-        r = hook(gv)
-        if r is None:
-            continue
-        r = r if isinstance(r, Variable) else Variable(np.asarray(r), requires_grad=False)
-        if r.shape != v.shape:
-            raise RuntimeError(
-                f"hook returned a gradient of shape {r.shape} for a Variable of shape {v.shape}"
-            )
-        g = r if create_graph else r.data
-    return g
-
-
-def _add_to_grad(v: Variable, g: Any, create_graph: bool) -> None:
-    if create_graph:
-        gv = g if isinstance(g, Variable) else Variable(g, requires_grad=False)
-        v.grad = gv if v.grad is None else v.grad + gv
-        return
-    data = g if type(g) is np.ndarray else np.asarray(g.data if isinstance(g, Variable) else g)
-    if data.base is not None and not data.flags.writeable:
-        # A broadcast view (e.g. from sum's backward) would make .grad read-only.
-        data = data.copy()
-    if v.grad is None:
-        v.grad = _constant(data)
-    else:
-        # Out of place: the old grad array may be held by the user or shared with another leaf.
-        v.grad = _constant(v.grad.data + data)
 
 
 def _as_result(g: Any) -> Variable | None:
@@ -434,7 +400,7 @@ def grad(
             raise ValueError(f"grad: {len(gos)} grad_outputs for {len(outs)} outputs")
     if retain_graph is None:
         retain_graph = create_graph
-    res = _run_backward(outs, gos, retain_graph, create_graph, inputs=ins)
+    res = run_backward(outs, gos, retain_graph, create_graph, inputs=ins)
     assert res is not None
     if not allow_unused:
         for i, r in enumerate(res):

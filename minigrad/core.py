@@ -1,17 +1,30 @@
-"""The engine: Variable, Function, Parameter, the backward pass and the grad modes.
+"""The engine's data and its forward half: Variable, Parameter, Function, the grad modes, and
+the recording of each op call.
 
-A `Function` call records one node of the graph: its inputs (strongly) and its outputs (weakly,
-so that dropping the final output frees the whole graph by reference counting alone).
-`Variable.backward` walks the recorded graph once, in a topological order found without
-recursion, and leaves the gradients on the leaves.
+How it works, in six steps; `minigrad/reference.py` is the whole algorithm in about sixty
+lines, and the docs page "How the engine works" walks through it with a picture:
 
-This module imports nothing of minigrad at import time: `minigrad.functions` attaches the
-operator and method forms (`+`, `@`, `.sum()`, ...) to `Variable`.
+1. Record (here): calling a Function runs `forward` on the inputs' arrays; if an input requires
+   grad, the output Variable gets the Function as its `creator`, and the Function keeps its
+   inputs, what backward needs, its parents (the creators of its inputs) and its generation.
+2. Order (`_engine.py`): one walk from the output collects the Functions; one sort by
+   generation puts every Function after all the Functions that consume its output.
+3. Run each backward once, in that order.
+4. Sum the gradients of a Variable used several times.
+5. Deliver the finished gradients to the leaves' `.grad`.
+6. Release what each Function saved for backward.
+
+This module and `_engine.py` do exactly that, with a few fast paths; each one says which step
+it speeds up and by how much. `minigrad.functions` attaches the operators (`+`, `@`, ...) and
+method forms (`x.sum()`, ...) to `Variable`, and `minigrad.viz` its notebook picture: the
+engine imports nothing above it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,72 +47,88 @@ __all__ = [
     "get_default_dtype",
     "as_variable",
     "ModuleCall",
-    "module_scope",
     "AnomalyError",
 ]
 
 
-# --------------------------------------------------------------------------- global state
+# --------------------------------------------------------------------------- modes
 
 
-class _State:
-    """Process-wide engine switches, read on every op (module globals are slower to write)."""
+class _Mode:
+    """One thread's engine switches (grad mode is per thread, as in PyTorch)."""
 
-    __slots__ = (
-        "grad_enabled",
-        "anomaly",
-        "scope",
-        "default_dtype",
-        "create_graph",
-        "retain_graph",
-    )
+    __slots__ = ("grad_enabled", "anomaly", "scope", "create_graph", "retain_graph", "stack")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
-        # The module call that is running, recorded by every Function for the graph pictures.
-        self.scope: Any = None
-        self.default_dtype: np.dtype = np.dtype(np.float32)
-        # True while a backward records itself (create_graph=True): built-in backward passes
-        # then see Variables instead of ndarrays.
+        # The Module call that is running, recorded by every Function for the graph pictures.
+        self.scope: ModuleCall | None = None
+        # True while a backward records itself (create_graph=True).
         self.create_graph = False
         self.retain_graph = False
+        # The grad modes that `no_grad`/`enable_grad` blocks replaced, innermost last.
+        self.stack: list[bool] = []
 
 
-_state = _State()
+class _Local(threading.local):
+    """`_local.mode` is the running thread's `_Mode`, made on its first use in that thread."""
+
+    def __init__(self) -> None:
+        self.mode = _Mode()
+
+
+# Ops read `_local.mode` once each: one thread-local lookup (~30 ns), then plain slots.
+_local = _Local()
+
+
+class _Defaults:
+    """Process-wide settings."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self) -> None:
+        self.dtype: np.dtype = np.dtype(np.float32)
+
+
+_defaults = _Defaults()
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Set the dtype of new Parameters and of Variables made from Python floats (float32 or float64)."""
+    """Set the dtype of new Parameters and of Variables made from Python numbers (float32 or
+    float64). Process-wide, like PyTorch's."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
-    _state.default_dtype = dt
+    _defaults.dtype = dt
 
 
 def get_default_dtype() -> np.dtype:
     """The dtype of new Parameters (float32 unless `set_default_dtype` changed it)."""
-    return _state.default_dtype
+    return _defaults.dtype
 
 
 def is_grad_enabled() -> bool:
-    """True when ops record the graph (outside `no_grad`)."""
-    return _state.grad_enabled
+    """True when ops record the graph in this thread (outside `no_grad`)."""
+    return _local.mode.grad_enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
-    """Sets whether ops record the graph; a context manager and a decorator."""
+    """Sets whether ops record the graph in the running thread; a context manager and a
+    decorator. The mode it replaces is kept per thread, so one object may be entered by
+    several threads at once (a decorated function called from two threads)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._prev: list[bool] = []
 
     def __enter__(self) -> None:
-        self._prev.append(_state.grad_enabled)
-        _state.grad_enabled = self.enabled
+        mode = _local.mode
+        mode.stack.append(mode.grad_enabled)
+        mode.grad_enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._prev.pop()
+        mode = _local.mode
+        mode.grad_enabled = mode.stack.pop()
 
 
 def no_grad(fn: _F | None = None) -> Any:
@@ -108,7 +137,7 @@ def no_grad(fn: _F | None = None) -> Any:
     >>> with no_grad():
     ...     y = model(x)          # y.creator is None
 
-    As a decorator both `@no_grad()` and `@no_grad` work.
+    As a decorator both `@no_grad()` and `@no_grad` work. It affects the running thread only.
     """
     return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
@@ -122,22 +151,25 @@ def enable_grad(fn: _F | None = None) -> Any:
 def detect_anomaly() -> Iterator[None]:
     """Raise as soon as an op produces a NaN or inf, in forward or in backward.
 
-    The error names the op and shows where in the user's code that op was called, so a
-    NaN can be traced to its source. Slow (it records a stack per op): for debugging only.
+    The error (`AnomalyError`) names the op and shows where in the user's code that op was
+    called, so a NaN can be traced to its source. Slow (it records a stack per op): for
+    debugging only. It affects the running thread only.
     """
-    prev = _state.anomaly
-    _state.anomaly = True
+    mode = _local.mode
+    prev = mode.anomaly
+    mode.anomaly = True
     try:
         yield
     finally:
-        _state.anomaly = prev
+        mode.anomaly = prev
 
 
 class ModuleCall:
-    """One running call of a Module's forward, recorded by each Function made inside it.
+    """One running call of a Module (its `forward`, or a method such as `TwoLayerNet.loss`),
+    recorded by each Function made inside it so that graph pictures box those ops.
 
-    `parent` is the enclosing call (None at the top), so nested modules give nested boxes
-    in graph pictures. Created by `Module.__call__` through `module_scope`.
+    `parent` is the enclosing call (None at the top), so nested modules give nested boxes.
+    Made by `Module.__call__` and by the methods `nn.module.runs_as_call` wraps.
     """
 
     __slots__ = ("module", "parent")
@@ -147,23 +179,11 @@ class ModuleCall:
         self.parent = parent
 
 
-@contextlib.contextmanager
-def module_scope(module: Any) -> Iterator[ModuleCall]:
-    """Mark the ops run inside the `with` block as belonging to a call of `module`."""
-    prev = _state.scope
-    call = ModuleCall(module, prev)
-    _state.scope = call
-    try:
-        yield call
-    finally:
-        _state.scope = prev
-
-
 # --------------------------------------------------------------------------- Variable
 
 
 def _to_array(data: Any, where: str) -> np.ndarray:
-    """Convert Python scalars, lists and NumPy scalars to an ndarray; anything else is a TypeError."""
+    """Python numbers and lists (and NumPy scalars) as an ndarray; anything else is a TypeError."""
     if isinstance(data, np.ndarray):
         return data
     if isinstance(data, bool | int | float | np.generic | list | tuple):
@@ -173,7 +193,7 @@ def _to_array(data: Any, where: str) -> np.ndarray:
         # Python numbers (not bools) become the default float dtype, as a Parameter's would, so
         # that Variable(100) can hold a gradient; NumPy scalars keep their dtype.
         if arr.dtype.kind in "iuf" and not isinstance(data, np.generic):
-            arr = arr.astype(_state.default_dtype, copy=False)
+            arr = arr.astype(_defaults.dtype, copy=False)
         return arr
     raise TypeError(
         f"{where}: expected an ndarray, a list or a Python number, got {type(data).__name__}"
@@ -183,20 +203,14 @@ def _to_array(data: Any, where: str) -> np.ndarray:
 class Variable:
     """A node of the graph holding an ndarray `data` and, after backward, its `grad`.
 
-    `Variable(data, name=None, requires_grad=None)`: `data` is an ndarray (Python numbers and
-    lists are converted, floats to the default dtype). `requires_grad` defaults to True for
-    floating data and False otherwise. Variables hash and compare by identity.
+    `Variable(data, name=None, requires_grad=None)`: `data` is an ndarray (kept as it is, dtype
+    included) or Python numbers and lists (converted to the default float dtype).
+    `requires_grad` defaults to True for floating data and False otherwise. Variables hash and
+    compare by identity. A one-element Variable acts as a number where Python asks for one
+    (`float(loss)`, `f"{loss:.3f}"`, `round(loss, 2)`).
     """
 
-    __slots__ = (
-        "data",
-        "grad",
-        "name",
-        "creator",
-        "requires_grad",
-        "_meta",
-        "__weakref__",
-    )
+    __slots__ = ("data", "grad", "name", "creator", "requires_grad", "_meta", "__weakref__")
     # An ndarray on the left of an operator must hand over to the Variable's reflected method.
     __array_ufunc__ = None
 
@@ -349,24 +363,19 @@ class Variable:
         return self._meta
 
     def backward(
-        self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+        self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
         """Compute the gradient of this Variable with respect to every leaf it depends on.
 
         `grad` (ndarray, number or Variable of this Variable's shape) defaults to ones for a
-        one-element output. Leaves accumulate into `.grad`. Unless `retain_graph`, the graph's
-        saved arrays are released and a second backward through it raises. With
-        `create_graph`, the backward pass is itself recorded, for higher derivatives.
+        one-element output. Leaves accumulate into `.grad`, in their own dtype. Unless
+        `retain_graph` (which defaults to `create_graph`, as in PyTorch), the graph's saved
+        arrays are released and a second backward through it raises. With `create_graph`,
+        the backward pass is itself recorded, for higher derivatives.
         """
-        _run_backward([self], [grad], retain_graph, create_graph, inputs=None)
-
-    def _repr_svg_(self) -> str | None:
-        # Lazy: viz needs graphviz, which `import minigrad` must not import.
-        try:
-            from minigrad.viz import _repr_svg_for
-        except ImportError:
-            return None
-        return _repr_svg_for(self)
+        if retain_graph is None:
+            retain_graph = create_graph
+        run_backward([self], [grad], retain_graph, create_graph)
 
     __hash__ = object.__hash__
 
@@ -426,20 +435,6 @@ class _VarMeta:
         self.retain = False
 
 
-_new_variable = object.__new__
-
-
-class _Released(tuple):
-    """The type of `_RELEASED`, what a released Function holds as saved_inputs."""
-
-
-# A backward without retain_graph sets saved_inputs to this: one write marks the release.
-_RELEASED: tuple[Any, ...] = _Released()
-# needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
-_NEEDS1 = ((False,), (True,))
-_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
-
-
 class _HookHandle:
     """Returned by `register_hook`; `remove()` unregisters the hook."""
 
@@ -470,8 +465,7 @@ class Parameter(Variable):
         if type(data) is not np.ndarray:
             data = _to_array(data, "Parameter")
             if data.dtype.kind in "biu" and dtype is None:
-                # Python numbers: Parameter(3) is a float Parameter of the default dtype.
-                data = data.astype(_state.default_dtype)
+                data = data.astype(_defaults.dtype)
         if dtype is not None:
             data = data.astype(dtype, copy=False)
         if data.dtype.kind != "f":
@@ -517,18 +511,37 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
+class _Released(tuple):
+    """The type of `RELEASED`."""
+
+
+#: What a released Function holds as `saved_inputs`/`saved_outputs`: one write marks it.
+RELEASED: tuple[Any, ...] = _Released()
+
+
 class Function:
-    """One differentiable operation; subclass it to define an op.
+    """One differentiable operation; subclass it to define an op (docs: "Custom functions").
 
-    `forward(self, *xs)` takes ndarrays and returns an ndarray (or a tuple of them);
-    `backward(self, *gys)` takes the gradients of the outputs and returns one gradient per
-    input (or None for an input that needs none, see `self.needs_input_grad`). Attributes
-    set on `self` in `forward` are what is saved for backward; they are dropped after
-    backward unless `retain_graph=True`.
+    The rules every op follows, built-in or yours:
 
-    A user-defined backward receives and returns Variables. Built-in ops set `fast = True`:
-    their backward is written once against operations that ndarrays and Variables share, and
-    receives ndarrays unless `create_graph=True` (wrapping every gradient costs ~2x).
+    - `forward(self, *xs)` receives ndarrays (a constant input as it was given, an ndarray or a
+      Python number) and returns an ndarray, or a tuple of them for several outputs. Values it
+      stores on `self` (`self.mask = x > 0`) are saved for backward.
+    - `backward(self, *gys)` receives one gradient per output (zeros for an output nobody used)
+      and returns one gradient per input: a tuple, or the gradient itself for one input.
+      `self.needs_input_grad[i]` says whether input i needs one; return None where it does not.
+    - What backward reads: `self.saved_inputs` and `self.saved_outputs` (tuples in forward's
+      order) and the attributes forward stored. The gradients and the saved values are of one
+      kind: Variables (so that their ops record when `create_graph=True`), or, for an op whose
+      class sets `backward_on_arrays = True`, ndarrays whenever no graph is being recorded
+      (about half the cost of Variables). Written with operators, the methods ndarrays and
+      Variables share (`.sum`, `.reshape`, `.T`) and the functions of `minigrad.functions`
+      (which take both), one backward is right for both kinds.
+    - After backward, unless `retain_graph=True`, the op is released: `saved_inputs`,
+      `saved_outputs` and every attribute forward stored are dropped, and a second backward
+      says to pass `retain_graph=True`. What stays, so the graph can still be drawn: `inputs`,
+      `outputs` (weak references), `needs_input_grad`, `generation`, and the op's settings,
+      the attributes `__init__` set (an axis, a shape; built-in ops keep them in `__slots__`).
     """
 
     __slots__ = (
@@ -546,28 +559,32 @@ class Function:
         "__weakref__",
     )
 
+    #: The input Variables and constants, in forward's order.
     inputs: tuple[Any, ...]
     #: The weakref to the only output, or None when forward returned a tuple (then `_outs`).
     _out: weakref.ref[Variable] | None
     _outs: tuple[weakref.ref[Variable], ...]
     needs_input_grad: tuple[bool, ...]
-    #: 1 + the largest generation among the creators of its inputs: a consumer always has a
-    #: larger generation than the functions it consumes from.
+    #: 1 + the largest generation among its parents: a Function always has a larger
+    #: generation than the Functions it consumes from.
     generation: int
-    #: The creators of the inputs that need grad, for the backward order: None, the one
-    #: Function itself (the common case, without a tuple for the collector to track), or a tuple.
+    #: The parents (creators of the inputs that need grad): None, the one Function itself, or
+    #: a tuple (one object less per op for the cyclic collector in the common case).
     _parents: Function | tuple[Function, ...] | None
     scope: ModuleCall | None
     stack: list[traceback.FrameSummary]
-    #: What a backward reads: the inputs' and outputs' arrays (in forward's order), or under
-    #: `create_graph` the Variables (and constants) themselves, so that the backward records.
-    saved_inputs: Sequence[Any]
+    saved_inputs: tuple[Any, ...]
     saved_outputs: tuple[Any, ...]
 
-    fast = False
-    #: Whether forward sets attributes on self (saved for backward, dropped after it). Built-in
-    #: ops that set none say False, which spares the release an empty instance dict.
+    #: May backward be given ndarrays instead of Variables when no graph is recorded? Only for
+    #: a backward written with operations both kinds support (all built-in ops).
+    backward_on_arrays = False
+    #: Whether forward stores attributes on self; built-in ops that store none say False,
+    #: which spares the release an empty instance dict.
     saves_attrs = True
+    #: The attributes `__init__` set (kept by the release); noted for classes without
+    #: `__slots__` of their own.
+    _settings: tuple[str, ...] = ()
     #: The op's name, as errors and graph pictures show it; by default the class name in
     #: snake_case (`SoftmaxCrossEntropy` -> `softmax_cross_entropy`).
     name = "function"
@@ -576,6 +593,9 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = _snake(cls.__name__)
+        init = cls.__dict__.get("__init__")
+        if init is not None and "__slots__" not in cls.__dict__:
+            cls.__init__ = _noting_settings(init)  # type: ignore[method-assign]
 
     def label(self) -> str:
         """The text of this op's node in a graph picture (e.g. `sum axis=1`)."""
@@ -594,8 +614,6 @@ class Function:
             return _apply2(self, inputs[0], inputs[1])
         if n == 1:
             return _apply1(self, inputs[0])
-        if n == 3:
-            return _apply3(self, inputs[0], inputs[1], inputs[2])
         return _apply(self, inputs)
 
     @property
@@ -604,197 +622,183 @@ class Function:
         out = self._out
         return self._outs if out is None else (out,)
 
-    def _link(self) -> None:
-        """Set `_parents` (the creators of inputs that need grad) and `generation`."""
-        parents = []
-        gen = 0
-        for x, need in zip(self.inputs, self.needs_input_grad):
-            if need and x.creator is not None:
-                c = x.creator
-                parents.append(c)
-                if c.generation >= gen:
-                    gen = c.generation + 1
-        self._parents = (parents[0] if len(parents) == 1 else tuple(parents)) if parents else None
-        self.generation = gen
+    @property
+    def parents(self) -> tuple[Function, ...]:
+        """The Functions that made this one's inputs that need grad, each once."""
+        p = self._parents
+        return () if p is None else p if type(p) is tuple else (p,)  # type: ignore[return-value]
 
     @property
     def released(self) -> bool:
         """True after a backward without retain_graph freed what this op saved."""
-        return self.saved_inputs is _RELEASED
+        return self.saved_inputs is RELEASED
 
     @property
     def frees_saved(self) -> bool:
-        """True inside a backward after which the saved arrays are freed (no retain_graph):
-        the backward may then reuse them as output buffers."""
-        return not _state.retain_graph
+        """True inside a backward after which this op is released (no retain_graph): the
+        backward may then reuse the arrays forward saved as output buffers."""
+        return not _local.mode.retain_graph
+
+    def release(self) -> None:
+        """Drop what forward saved for backward (step 6); the settings and the graph's
+        structure stay."""
+        self.saved_inputs = self.saved_outputs = RELEASED
+        if self.saves_attrs:
+            d = self.__dict__
+            keep = self._settings
+            if keep:
+                for k in [k for k in d if k not in keep]:
+                    del d[k]
+            else:
+                d.clear()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label()}>"
 
 
-# --------------------------------------------------------------------------- calling a Function
-# The hottest path of the library. `Function.__call__` hands one- and two-input calls (nearly
-# all) to `_apply1`/`_apply2`, which op wrappers and operators also call directly: each list,
-# loop, helper call or extra tuple here costs about a fifth of a small NumPy op
-# (benchmarks/bench_overhead.py measures it). The two unwrap their inputs without a loop and
-# share `_recorded`; `_apply` is the general form, and the only one that handles anomaly mode.
+def _noting_settings(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a Function subclass's `__init__` to note the attributes it set (its settings,
+    which the release keeps)."""
 
+    @functools.wraps(init)
+    def __init__(self: Function, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        d = self.__dict__
+        d["_settings"] = (*d, "_settings")
+
+    return __init__
+
+
+# --------------------------------------------------------------------------- recording (step 1)
+# The hottest path of the library: each list, loop, helper call or tuple here costs about a
+# fifth of a small NumPy op (benchmarks/bench_overhead.py measures it). `_apply1`/`_apply2`
+# only unwrap one or two inputs without a loop (0.4 us per op less than `_apply`'s loop,
+# bench_overhead chain); `_record` is the one place a node is linked into the graph.
+
+_new_variable = object.__new__
 _ref = weakref.ref
+# needs_input_grad of one- and two-input calls, indexed by the flags: shared, never rebuilt.
+_NEEDS1 = (True,)
+_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
 def _apply1(f: Function, x0: Any) -> Any:
-    """`f(x0)`: run forward on the data, record the node if x0 requires grad."""
-    if _state.anomaly:
+    """`f(x0)`: run forward on x0's data; record the node if x0 requires grad."""
+    mode = _local.mode
+    if mode.anomaly:
         return _apply(f, (x0,))
     if isinstance(x0, Variable):
         d0 = x0.data
-        record = x0.requires_grad and _state.grad_enabled
+        y = f.forward(d0)
+        if x0.requires_grad and mode.grad_enabled:
+            return _record(f, (x0,), (d0,), _NEEDS1, y, mode)
     else:
-        d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
-        record = False
-    y = f.forward(d0)
-    if type(y) is not np.ndarray:
-        return _finish(f, (x0,), (d0,), _NEEDS1[record], record, y)
-    if not record:
-        return _constant(y)
-    v = _recorded(f, y, (x0,), (d0,), _NEEDS1[True])
-    c = x0.creator
-    if c is None:
-        f.generation = 0
-        f._parents = None
-    else:
-        f.generation = c.generation + 1
-        f._parents = c
-    return v
+        y = f.forward(x0 if type(x0) is np.ndarray else _as_const(x0, f.name))
+    return _constant(y) if type(y) is np.ndarray else _constants(y)
 
 
 def _apply2(f: Function, x0: Any, x1: Any) -> Any:
-    """`f(x0, x1)`: run forward on the data, record the node if an input requires grad."""
-    if _state.anomaly:
+    """`f(x0, x1)`: run forward on the data; record the node if an input requires grad."""
+    mode = _local.mode
+    if mode.anomaly:
         return _apply(f, (x0, x1))
-    grad_on = _state.grad_enabled
     if isinstance(x0, Variable):
         d0 = x0.data
-        r0 = grad_on and x0.requires_grad
+        r0 = x0.requires_grad
     else:
         d0 = x0 if type(x0) is np.ndarray else _as_const(x0, f.name)
         r0 = False
     if isinstance(x1, Variable):
         d1 = x1.data
-        r1 = grad_on and x1.requires_grad
+        r1 = x1.requires_grad
     else:
         d1 = x1 if type(x1) is np.ndarray else _as_const(x1, f.name)
         r1 = False
     y = f.forward(d0, d1)
-    if type(y) is not np.ndarray:
-        return _finish(f, (x0, x1), (d0, d1), _NEEDS2[r0][r1], r0 or r1, y)
-    if not (r0 or r1):
-        return _constant(y)
-    v = _recorded(f, y, (x0, x1), (d0, d1), _NEEDS2[r0][r1])
-    # Link to the functions that made the inputs needing grad, for the backward order.
-    c0 = x0.creator if r0 else None
-    c1 = x1.creator if r1 else None
-    if c0 is None or c1 is None:
-        c = c1 if c0 is None else c0
-        if c is None:
-            f.generation = 0
-            f._parents = None
-        else:
-            f.generation = c.generation + 1
-            f._parents = c
-    else:
-        f.generation = max(c0.generation, c1.generation) + 1
-        f._parents = (c0, c1)
-    return v
-
-
-def _recorded(
-    f: Function,
-    y: np.ndarray,
-    inputs: tuple[Any, ...],
-    xs: tuple[Any, ...],
-    needs: tuple[bool, ...],
-) -> Variable:
-    """The output Variable of f, made by f, with f's inputs and saved arrays recorded
-    (the caller links f to its parents)."""
-    v = _new_variable(Variable)
-    v.data = y
-    v.grad = None
-    v.name = None
-    v._meta = None
-    v.requires_grad = True
-    v.creator = f
-    f.inputs = inputs
-    f.needs_input_grad = needs
-    f.saved_inputs = xs
-    f.saved_outputs = (y,)
-    f._out = _ref(v)
-    f.scope = _state.scope
-    return v
-
-
-def _apply3(f: Function, x0: Any, x1: Any, x2: Any) -> Any:
-    """`f(x0, x1, x2)`, e.g. linear(x, W, b), without the general path's lists."""
-    if _state.anomaly:
-        return _apply(f, (x0, x1, x2))
-    grad_on = _state.grad_enabled
-    d0, r0 = _unwrap(x0, grad_on, f)
-    d1, r1 = _unwrap(x1, grad_on, f)
-    d2, r2 = _unwrap(x2, grad_on, f)
-    y = f.forward(d0, d1, d2)
-    return _finish(f, (x0, x1, x2), (d0, d1, d2), (r0, r1, r2), r0 or r1 or r2, y)
+    if (r0 or r1) and mode.grad_enabled:
+        return _record(f, (x0, x1), (d0, d1), _NEEDS2[r0][r1], y, mode)
+    return _constant(y) if type(y) is np.ndarray else _constants(y)
 
 
 def _apply(f: Function, inputs: tuple[Any, ...]) -> Any:
-    """`f(*inputs)` for any number of inputs, with anomaly mode's checks."""
-    grad_on = _state.grad_enabled
-    unwrapped = [_unwrap(x, grad_on, f) for x in inputs]
-    xs = tuple(d for d, _ in unwrapped)
-    needs = tuple(r for _, r in unwrapped)
-    if _state.anomaly:
+    """`f(*inputs)` for any number of inputs; the only front end that runs anomaly checks."""
+    mode = _local.mode
+    xs = []
+    needs = []
+    for x in inputs:
+        if isinstance(x, Variable):
+            xs.append(x.data)
+            needs.append(x.requires_grad and mode.grad_enabled)
+        else:
+            xs.append(x if type(x) is np.ndarray else _as_const(x, f.name))
+            needs.append(False)
+    if mode.anomaly:
         f.stack = _user_stack()
     y = f.forward(*xs)
-    return _finish(f, inputs, xs, needs, True in needs, y)
+    if mode.anomaly:
+        _check_finite(f, y if type(y) is tuple else (y,), "forward")
+    if True in needs:
+        return _record(f, inputs, tuple(xs), tuple(needs), y, mode)
+    return _constant(np.asarray(y)) if type(y) is not tuple else _constants(y)
 
 
-def _unwrap(x: Any, grad_on: bool, f: Function) -> tuple[Any, bool]:
-    """An input's array (a constant as it is, or converted) and whether it needs grad."""
-    if isinstance(x, Variable):
-        return x.data, grad_on and x.requires_grad
-    return (x if type(x) is np.ndarray else _as_const(x, f.name)), False
-
-
-def _finish(
+def _record(
     f: Function,
     inputs: tuple[Any, ...],
     xs: tuple[Any, ...],
     needs: tuple[bool, ...],
-    record: bool,
     y: Any,
+    mode: _Mode,
 ) -> Any:
-    """The output Variable(s) of a forward that returned `y`, and the node if `record`."""
-    multi = type(y) is tuple
-    ys = tuple(np.asarray(a) for a in y) if multi else (np.asarray(y),)
-    if _state.anomaly:
-        _check_finite(f, ys, "forward")
-    if record and not multi:
-        v = _recorded(f, ys[0], inputs, xs, needs)
-        f._link()
-        return v
-    outs = tuple(_constant(a) for a in ys)
-    if record:
-        for v in outs:
-            v.requires_grad = True
-            v.creator = f
-        f.inputs = inputs
-        f.needs_input_grad = needs
-        f.saved_inputs = xs
+    """Step 1: link f into the graph. Its output Variable(s) get f as creator; f keeps its
+    inputs, what backward reads, weak references to its outputs, its parents and its
+    generation. Returns the output (a tuple of them if forward returned a tuple)."""
+    f.inputs = inputs
+    f.needs_input_grad = needs
+    f.saved_inputs = xs
+    f.scope = mode.scope
+    if type(y) is np.ndarray:
+        v = _new_variable(Variable)
+        v.data = y
+        v.grad = None
+        v.name = None
+        v._meta = None
+        v.requires_grad = True
+        v.creator = f
+        f.saved_outputs = (y,)
+        f._out = _ref(v)
+        out: Any = v
+    else:
+        ys = tuple(np.asarray(a) for a in y) if type(y) is tuple else (np.asarray(y),)
+        outs = _constants(ys)
+        for o in outs:
+            o.requires_grad = True
+            o.creator = f
         f.saved_outputs = ys
         f._out = None
-        f._outs = tuple(_ref(v) for v in outs)
-        f.scope = _state.scope
-        f._link()
-    return outs if multi else outs[0]
+        f._outs = tuple(_ref(o) for o in outs)
+        out = outs if type(y) is tuple else outs[0]
+    parents = None
+    gen = 0
+    i = -1
+    # Indexing rather than zip(inputs, needs): 0.1 us per op less (bench_overhead chain).
+    for need in needs:
+        i += 1
+        if need:
+            c = inputs[i].creator
+            if c is not None:
+                if parents is None:
+                    parents = c
+                elif type(parents) is tuple:
+                    if c not in parents:
+                        parents += (c,)
+                elif c is not parents:
+                    parents = (parents, c)
+                if c.generation >= gen:
+                    gen = c.generation + 1
+    f._parents = parents
+    f.generation = gen
+    return out
 
 
 def _constant(data: np.ndarray) -> Variable:
@@ -807,6 +811,13 @@ def _constant(data: np.ndarray) -> Variable:
     v.requires_grad = False
     v._meta = None
     return v
+
+
+def _constants(y: Any) -> Any:
+    """The unrecorded output(s) of a forward that returned a tuple or a non-ndarray."""
+    if type(y) is tuple:
+        return tuple(_constant(np.asarray(a)) for a in y)
+    return _constant(np.asarray(y))
 
 
 # --------------------------------------------------------------------------- anomaly mode
@@ -848,5 +859,8 @@ def _check_finite(f: Function, arrays: Iterable[Any], phase: str) -> None:
             )
 
 
-# The backward pass lives in _engine.py, which needs the classes above: imported last.
-from minigrad._engine import _run_backward, grad  # noqa: E402
+# Steps 2-6 live in _engine.py, which needs the classes above: imported last.
+from minigrad._engine import grad, run_backward  # noqa: E402
+
+if TYPE_CHECKING:
+    _unused: Sequence[Any]

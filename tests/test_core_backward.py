@@ -249,3 +249,51 @@ def test_backward_does_not_mutate_the_given_grad_in_a_diamond():
     y.backward(g)
     np.testing.assert_array_equal(g, [1.0, 1.0])
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+# --------------------------------------------------------------------------- what .grad holds
+
+
+def test_a_leaf_grad_has_the_leaf_dtype_when_float64_data_meets_a_float32_weight():
+    # NumPy's promotion makes the product float64; the float32 leaf's grad stays float32.
+    W = Variable(np.ones((3, 2), dtype=np.float32))
+    x = np.arange(6.0).reshape(2, 3)  # float64
+    y = F.matmul(x, W)
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert W.grad.dtype == np.float32 and W.grad.shape == W.shape
+    np.testing.assert_array_equal(W.grad.data, x.sum(axis=0)[:, None] * np.ones((1, 2)))
+
+
+def test_a_leaf_grad_never_shares_memory_with_the_seed_or_another_leaf():
+    a = Variable(np.ones(4))
+    b = Variable(np.ones(4))
+    c = Variable(np.ones((2, 2)))
+    seed = np.arange(4.0)
+    # add hands its incoming gradient, the seed itself, to both inputs; the reshape a view.
+    y = a + b + F.reshape(c, (4,))
+    y.backward(seed)
+    arrays = [a.grad.data, b.grad.data, c.grad.data, seed]
+    for i, p in enumerate(arrays):
+        for q in arrays[i + 1 :]:
+            assert not np.shares_memory(p, q)
+    a.grad.data[...] = -1
+    np.testing.assert_array_equal(b.grad.data, seed)
+    np.testing.assert_array_equal(seed, np.arange(4.0))
+
+
+def test_a_leaf_grad_is_writeable_after_a_broadcast_backward():
+    x = Variable(np.array(2.0))
+    y = F.broadcast_to(x, (3,)).sum()  # sum's backward broadcasts: a read-only view
+    y.backward()
+    assert x.grad.data.flags.writeable
+    x.grad.data[...] = 0
+
+
+def test_backward_never_writes_into_the_arrays_it_was_given():
+    x = Variable(np.array([1.0, 2.0]))
+    seed = np.array([1.0, 1.0])
+    y = x * 2.0 + x * 3.0 + x  # three contributions: the second sum is made in place
+    y.backward(seed)
+    np.testing.assert_array_equal(seed, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])

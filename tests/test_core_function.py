@@ -324,3 +324,82 @@ def test_anomaly_checked_whatever_the_number_of_inputs(n):
     xs = [Variable(np.ones(2)) for _ in range(n)]
     with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"bad produced NaN"):
         Bad()(*xs)
+
+
+# --------------------------------------------------------------------------- the op dialect
+
+
+class Scaled(Function):
+    """A user op with a setting from its constructor and a value saved in forward."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        self.square = x * x
+        return self.factor * self.square
+
+    def backward(self, gy):
+        (x,) = self.saved_inputs
+        return gy * 2.0 * self.factor * x
+
+    def label(self):
+        return f"scaled {self.factor}"
+
+
+def test_release_drops_what_forward_saved_and_keeps_the_settings():
+    x = Variable(np.array([1.0, 2.0]))
+    y = Scaled(3.0)(x)
+    f = y.creator
+    assert f.square is not None
+    y.backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad.data, [6.0, 12.0])
+    assert f.released and f.saved_inputs == () and f.saved_outputs == ()
+    assert not hasattr(f, "square")
+    assert f.factor == 3.0 and f.label() == "scaled 3.0"  # the graph can still be drawn
+
+
+def test_a_user_backward_gets_variables_and_saved_values_of_the_same_kind():
+    seen = {}
+
+    class Probe(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            seen["gy"] = type(gy)
+            seen["x"] = type(self.saved_inputs[0])
+            seen["y"] = type(self.saved_outputs[0])
+            return gy * 2.0
+
+    x = Variable(np.array([1.0]))
+    Probe()(x).sum().backward()
+    assert seen == {"gy": Variable, "x": Variable, "y": Variable}
+    np.testing.assert_array_equal(x.grad.data, [2.0])
+
+
+def test_a_builtin_backward_gets_arrays_unless_the_backward_is_recorded():
+    from minigrad.functions.elementwise import Tanh
+
+    seen = []
+    original = Tanh.backward
+
+    def spy(self, gy):
+        seen.append((type(gy), type(self.saved_outputs[0])))
+        return original(self, gy)
+
+    Tanh.backward = spy
+    try:
+        x = Variable(np.array([0.5]))
+        F.tanh(x).sum().backward()
+        F.tanh(x).sum().backward(create_graph=True)
+    finally:
+        Tanh.backward = original
+    assert seen == [(np.ndarray, np.ndarray), (Variable, Variable)]
+
+
+def test_mT_needs_two_dimensions():
+    with pytest.raises(ValueError, match=r"mT.*\(3,\)"):
+        _ = Variable(np.ones(3)).mT
+    v = Variable(np.ones((2, 3, 4)))
+    assert v.mT.shape == (2, 4, 3)

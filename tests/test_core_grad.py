@@ -236,3 +236,25 @@ def test_retain_grad_accumulates_across_backward_calls():
     y.backward()
     np.testing.assert_array_equal(h.grad.data, [6.0])
     np.testing.assert_array_equal(x.grad.data, [12.0])
+
+
+def test_create_graph_keeps_the_graph_so_a_second_backward_goes_through_it():
+    # PyTorch's rule: retain_graph defaults to create_graph.
+    x = Variable(np.array([1.5, -0.5]))
+    y = (x * x * x).sum()
+    y.backward(create_graph=True)
+    gx = x.grad  # 3 x**2, recorded
+    assert gx.creator is not None and not y.creator.released
+    x.zero_grad()
+    gx.sum().backward()  # through the first gradient's graph, which holds y's graph
+    np.testing.assert_allclose(x.grad.data, 6 * x.data)
+
+
+def test_grad_with_create_graph_keeps_the_graph_by_default():
+    x = Variable(np.array([2.0]))
+    y = (x**3).sum()
+    (g,) = mg.grad(y, x, create_graph=True)
+    (gg,) = mg.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.data, [12.0])
+    (g2,) = mg.grad(y, x)  # y's graph is still there
+    np.testing.assert_allclose(g2.data, [12.0])

@@ -222,3 +222,129 @@ def test_anomaly_error_is_also_a_runtime_error():
         F.log(x)
     assert isinstance(info.value, mg.AnomalyError)
     assert isinstance(info.value, FloatingPointError)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_no_grad_in_one_thread_does_not_stop_another_from_recording():
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+    seen = {}
+
+    def other():
+        with mg.no_grad():
+            inside.set()
+            done.wait(5)
+            seen["other"] = mg.is_grad_enabled()
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert inside.wait(5)
+    # The other thread sits inside no_grad: this one still records.
+    assert mg.is_grad_enabled()
+    x = Variable(np.array([1.0, 2.0]))
+    y = (x * x).sum()
+    assert y.creator is not None
+    done.set()
+    t.join()
+    assert seen["other"] is False
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_overlapping_blocks_in_two_threads_leave_each_mode_as_it_was():
+    import threading
+
+    # Thread A enters no_grad, then B enters enable_grad inside its own no_grad; they leave
+    # in the opposite order from a shared decorated function: each thread ends as it began.
+    barrier = threading.Barrier(2, timeout=5)
+    results = {}
+
+    @mg.no_grad()
+    def blocked(name):
+        barrier.wait()
+        results[name + "_inside"] = mg.is_grad_enabled()
+        barrier.wait()
+
+    def run(name, start_enabled):
+        ctx = mg.enable_grad() if start_enabled else mg.no_grad()
+        with ctx:
+            blocked(name)
+            results[name + "_after"] = mg.is_grad_enabled()
+
+    a = threading.Thread(target=run, args=("a", True))
+    b = threading.Thread(target=run, args=("b", False))
+    a.start()
+    b.start()
+    a.join()
+    b.join()
+    assert results == {"a_inside": False, "b_inside": False, "a_after": True, "b_after": False}
+    assert mg.is_grad_enabled()
+
+
+def test_a_backward_in_one_thread_does_not_stop_recording_in_another():
+    import threading
+
+    # A user Function's backward waits while the main thread records: the backward's switch
+    # of grad mode (off, no create_graph) must stay in its own thread.
+    started = threading.Event()
+    release = threading.Event()
+
+    class Slow(mg.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            started.set()
+            release.wait(5)
+            return gy * 2.0
+
+    x = Variable(np.ones(3))
+    y = Slow()(x).sum()
+    t = threading.Thread(target=y.backward)
+    t.start()
+    assert started.wait(5)
+    z = (x * 3.0).sum()  # recorded here while the other thread is inside backward
+    release.set()
+    t.join()
+    assert z.creator is not None
+    z.backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0, 5.0, 5.0])
+
+
+def test_two_threads_training_two_models_get_exact_gradients():
+    import threading
+
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((32, 5)) for _ in range(2)]
+    ts = [rng.integers(0, 3, 32) for _ in range(2)]
+
+    def train(i, out):
+        np.random.seed(i)  # noqa: NPY002 - TwoLayerNet draws from the global generator
+        net = mg.nn.TwoLayerNet(5, 7, 3, dtype=np.float64)
+        opt = mg.optim.SGD(net.parameters(), lr=0.1)
+        grads = []
+        for _ in range(200):
+            loss = net.loss(xs[i], ts[i])
+            opt.zero_grad()
+            loss.backward()
+            grads.append(net.W1.grad.data.copy())
+            opt.step()
+        out[i] = (grads, net.W1.data.copy())
+
+    threaded: dict[int, object] = {}
+    threads = [threading.Thread(target=train, args=(i, threaded)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    alone: dict[int, object] = {}
+    for i in range(2):
+        train(i, alone)
+    for i in range(2):
+        for g, h in zip(threaded[i][0], alone[i][0]):
+            np.testing.assert_array_equal(g, h)
+        np.testing.assert_array_equal(threaded[i][1], alone[i][1])

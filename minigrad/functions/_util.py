@@ -1,8 +1,8 @@
-"""Helpers shared by the ops' backward passes.
+"""Array helpers shared by the ops: the stable forms of softmax and sigmoid, sums that undo a
+broadcast, axis checks, and the shapes and types of op arguments for error messages.
 
-A built-in backward is written once and runs on ndarrays (the fast path) or on Variables
-(when `create_graph=True` records it). These helpers pick the right implementation for
-the few operations that ndarrays and Variables do not spell the same way.
+These work on ndarrays only; `_both.py` has the few operations a backward needs on either
+kind of value.
 """
 
 from __future__ import annotations
@@ -33,59 +33,34 @@ def sum_to_array(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return y
 
 
-def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
-    """`g` summed down to `shape`, for an ndarray or (recorded) a Variable."""
-    if g.shape == shape:
-        return g
-    if isinstance(g, Variable):
-        from minigrad.functions.shape import sum_to as sum_to_var
-
-        return sum_to_var(g, shape)
-    return sum_to_array(g, shape)
+def shifted(x: np.ndarray, axis: int) -> np.ndarray:
+    """x minus its max along `axis` (a new array): exp of it cannot overflow, and softmax and
+    log-softmax are unchanged by the shift. The one place the library does this."""
+    return x - x.max(axis=axis, keepdims=True)
 
 
-def broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
-    """`g` broadcast to `shape`, for an ndarray or (recorded) a Variable."""
-    if g.shape == shape:
-        return g
-    if isinstance(g, Variable):
-        from minigrad.functions.shape import broadcast_to as broadcast_var
-
-        return broadcast_var(g, shape)
-    return np.broadcast_to(g, shape)
+def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along `axis`, computed on the shifted x."""
+    e = np.exp(shifted(x, axis))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
-def exp(a: Any) -> Any:
-    """exp for an ndarray or a Variable."""
-    if isinstance(a, Variable):
-        from minigrad.functions.elementwise import exp as exp_var
-
-        return exp_var(a)
-    return np.exp(a)
+def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - logsumexp(x) along `axis`, computed on the shifted x (never log(softmax + eps))."""
+    z = shifted(x, axis)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
-def log(a: Any) -> Any:
-    """log for an ndarray or a Variable."""
-    if isinstance(a, Variable):
-        from minigrad.functions.elementwise import log as log_var
-
-        return log_var(a)
-    return np.log(a)
-
-
-def swap_last(a: Any) -> Any:
-    """Swap the last two axes, for an ndarray or a Variable."""
-    if isinstance(a, Variable):
-        from minigrad.functions.shape import transpose
-
-        axes = list(range(a.ndim))
-        axes[-1], axes[-2] = axes[-2], axes[-1]
-        return transpose(a, tuple(axes))
-    return a.swapaxes(-1, -2)
+def sigmoid_array(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def expand_reduced(g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
-    """Reshape the gradient of a reduction so that it broadcasts against the input's shape."""
+    """Reshape the gradient of a reduction so that it broadcasts against the input's shape
+    (for an array or a Variable: both have `.reshape`)."""
     if keepdims or axis is None:
         return g.reshape((1,) * len(shape)) if not keepdims and len(shape) else g
     axes = normalize_axes(axis, len(shape), "reduce")

@@ -12,28 +12,24 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply1, _apply2
-from minigrad.functions._util import check_float, data_of, exp, normalize_axes, shape_of
+from minigrad.functions import _both as both
+from minigrad.functions._util import (
+    check_float,
+    data_of,
+    log_softmax_array,
+    normalize_axes,
+    shape_of,
+    sigmoid_array,
+    softmax_array,
+)
 
 __all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
 
 
-def sigmoid_array(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
-    """exp(x) / sum(exp(x)) along `axis`, with the max subtracted first."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
-
-
 class Sigmoid(Function):
-    """y = 1 / (1 + exp(-x)); dy/dx = y (1 - y), from the saved output."""
+    """y = 1 / (1 + exp(-x)).  Same shape; dy/dx = y (1 - y), from the saved output."""
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -44,10 +40,16 @@ class Sigmoid(Function):
         return gy * y * (1 - y)
 
 
-class ReLU(Function):
-    """y = max(x, 0); dy/dx = 1 where x > 0, else 0 (also at 0)."""
+def sigmoid(x: Variable | Any) -> Variable:
+    """The logistic function 1 / (1 + exp(-x)), elementwise and overflow-free.  Same shape."""
+    check_float(x, "sigmoid")
+    return _apply1(Sigmoid(), x)
 
-    fast = True
+
+class ReLU(Function):
+    """y = max(x, 0).  Same shape; dy/dx = 1 where x > 0, else 0 (also at 0)."""
+
+    backward_on_arrays = True
     name = "relu"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -58,10 +60,15 @@ class ReLU(Function):
         return gy * self.mask
 
 
-class LeakyReLU(Function):
-    """y = x where x > 0 else slope * x; the gradient is 1 or slope (slope at 0)."""
+def relu(x: Variable | Any) -> Variable:
+    """max(x, 0) elementwise; the gradient at 0 is 0.  Same shape."""
+    return _apply1(ReLU(), x)
 
-    fast = True
+
+class LeakyReLU(Function):
+    """y = x where x > 0 else slope * x.  Same shape; dy/dx = 1 or slope (slope at 0)."""
+
+    backward_on_arrays = True
     name = "leaky_relu"
     __slots__ = ("slope",)
 
@@ -80,10 +87,16 @@ class LeakyReLU(Function):
         return f"leaky_relu {self.slope}"
 
 
-class Softmax(Function):
-    """y = exp(x) / sum(exp(x)) along `axis`; dx = y * (gy - sum(gy * y, axis))."""
+def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
+    """x for x > 0, slope * x otherwise.  Same shape."""
+    check_float(x, "leaky_relu")
+    return _apply1(LeakyReLU(float(slope)), x)
 
-    fast = True
+
+class Softmax(Function):
+    """y = exp(x) / sum(exp(x)) along `axis`.  Same shape; dx = y * (gy - sum(gy * y, axis))."""
+
+    backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axis",)
 
@@ -102,48 +115,6 @@ class Softmax(Function):
         return f"softmax axis={self.axis}"
 
 
-class LogSoftmax(Function):
-    """y = x - logsumexp(x, axis); dx = gy - softmax(x) * sum(gy, axis)."""
-
-    fast = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        z = x - x.max(axis=self.axis, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
-
-    def backward(self, gy: Any) -> Any:
-        (y,) = self.saved_outputs
-        return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
-
-    def label(self) -> str:
-        return f"log_softmax axis={self.axis}"
-
-
-class Dropout(Function):
-    """y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) (inverted dropout); dx = gy * the same."""
-
-    fast = True
-    __slots__ = ("p",)
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        self.scale = keep
-        return x * keep
-
-    def backward(self, gy: Any) -> tuple[Any, None]:
-        return gy * self.scale, None
-
-    def label(self) -> str:
-        return f"dropout p={self.p}"
-
-
 def _one_axis(axis: Any, x: Any, op: str) -> int:
     if not isinstance(axis, int | np.integer):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
@@ -151,35 +122,60 @@ def _one_axis(axis: Any, x: Any, op: str) -> int:
     return ax
 
 
-def sigmoid(x: Variable | Any) -> Variable:
-    """The logistic function 1 / (1 + exp(-x)), elementwise and overflow-free.  Same shape."""
-    check_float(x, "sigmoid")
-    return _apply1(Sigmoid(), x)
-
-
-def relu(x: Variable | Any) -> Variable:
-    """max(x, 0) elementwise; the gradient at 0 is 0.  Same shape."""
-    return _apply1(ReLU(), x)
-
-
-def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
-    """x for x > 0, slope * x otherwise.  Same shape."""
-    check_float(x, "leaky_relu")
-    return LeakyReLU(float(slope))(x)
-
-
 def softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """Probabilities along `axis` (summing to 1).  (N, C) -> (N, C)."""
     check_float(x, "softmax")
-    ax = _one_axis(axis, x, "softmax")
-    return _apply1(Softmax(ax), x)
+    return _apply1(Softmax(_one_axis(axis, x, "softmax")), x)
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x, axis).  Same shape; dx = gy - softmax(x) * sum(gy, axis), with
+    softmax(x) = exp(y)."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return log_softmax_array(x, self.axis)
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved_outputs
+        return gy - both.exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def label(self) -> str:
+        return f"log_softmax axis={self.axis}"
 
 
 def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
     check_float(x, "log_softmax")
-    ax = _one_axis(axis, x, "log_softmax")
-    return _apply1(LogSoftmax(ax), x)
+    return _apply1(LogSoftmax(_one_axis(axis, x, "log_softmax")), x)
+
+
+class Dropout(Function):
+    """y = x * keep, with keep = mask / (1 - p) a constant second input (inverted dropout).
+    Same shape; dy/dx = keep."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("p",)
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return x * keep
+
+    def backward(self, gy: Any) -> tuple[Any, None]:
+        _, keep = self.saved_inputs
+        return gy * keep, None
+
+    def label(self) -> str:
+        return f"dropout p={self.p}"
 
 
 def dropout(

@@ -1,7 +1,7 @@
 """Arithmetic with NumPy broadcasting: add, sub, mul, div, neg, pow.
 
-Each backward sums its gradient back to the input's shape (`sum_to`), so broadcasting in
-the forward pass never leaks a wrong shape into the gradients. Python numbers stay Python
+Each backward sums its gradient back to the input's shape (`both.sum_to`), so broadcasting
+in the forward pass never leaks a wrong shape into the gradients. Python numbers stay Python
 numbers, so a float32 Variable times 2.0 stays float32.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply1, _apply2
-from minigrad.functions._util import log, shape_of, shape_str, sum_to
+from minigrad.functions import _both as both
+from minigrad.functions._util import shape_of, shape_str
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow"]
 
@@ -25,9 +26,12 @@ def _broadcast_error(op: str, x0: Any, x1: Any) -> ValueError:
 
 
 class Add(Function):
-    """y = x0 + x1 (broadcasting).  x0, x1: broadcastable shapes -> y: the broadcast shape."""
+    """y = x0 + x1 (broadcasting).  x0, x1: broadcastable shapes -> y: the broadcast shape.
 
-    fast = True
+    dy/dx0 = dy/dx1 = 1: each input gets gy, summed back to its shape.
+    """
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -40,15 +44,20 @@ class Add(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy, x0.shape) if need0 else None,
-            sum_to(gy, x1.shape) if need1 else None,
+            both.sum_to(gy, x0.shape) if need0 else None,
+            both.sum_to(gy, x1.shape) if need1 else None,
         )
 
 
-class Sub(Function):
-    """y = x0 - x1 (broadcasting)."""
+def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 + x1 with broadcasting; either side may be a Variable, an ndarray or a number."""
+    return _apply2(Add(), x0, x1)
 
-    fast = True
+
+class Sub(Function):
+    """y = x0 - x1 (broadcasting).  dy/dx0 = 1, dy/dx1 = -1."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -61,15 +70,20 @@ class Sub(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy, x0.shape) if need0 else None,
-            sum_to(-gy, x1.shape) if need1 else None,
+            both.sum_to(gy, x0.shape) if need0 else None,
+            both.sum_to(-gy, x1.shape) if need1 else None,
         )
 
 
-class Mul(Function):
-    """y = x0 * x1 (broadcasting); d/dx0 = x1, d/dx1 = x0."""
+def sub(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 - x1 with broadcasting."""
+    return _apply2(Sub(), x0, x1)
 
-    fast = True
+
+class Mul(Function):
+    """y = x0 * x1 (broadcasting).  dy/dx0 = x1, dy/dx1 = x0."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -82,15 +96,20 @@ class Mul(Function):
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
         return (
-            sum_to(gy * x1, x0.shape) if need0 else None,
-            sum_to(gy * x0, x1.shape) if need1 else None,
+            both.sum_to(gy * x1, x0.shape) if need0 else None,
+            both.sum_to(gy * x0, x1.shape) if need1 else None,
         )
 
 
-class Div(Function):
-    """y = x0 / x1 (broadcasting); d/dx0 = 1/x1, d/dx1 = -x0/x1**2."""
+def mul(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 * x1 elementwise, with broadcasting."""
+    return _apply2(Mul(), x0, x1)
 
-    fast = True
+
+class Div(Function):
+    """y = x0 / x1 (broadcasting).  dy/dx0 = 1/x1, dy/dx1 = -x0/x1**2."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -104,15 +123,20 @@ class Div(Function):
         need0, need1 = self.needs_input_grad
         gx0 = gy / x1
         return (
-            sum_to(gx0, x0.shape) if need0 else None,
-            sum_to(-gx0 * x0 / x1, x1.shape) if need1 else None,
+            both.sum_to(gx0, x0.shape) if need0 else None,
+            both.sum_to(-gx0 * x0 / x1, x1.shape) if need1 else None,
         )
 
 
-class Neg(Function):
-    """y = -x."""
+def div(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """x0 / x1 elementwise, with broadcasting."""
+    return _apply2(Div(), x0, x1)
 
-    fast = True
+
+class Neg(Function):
+    """y = -x.  Same shape; dy/dx = -1."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -122,13 +146,18 @@ class Neg(Function):
         return -gy
 
 
-class Pow(Function):
-    """y = x0 ** x1 (broadcasting); the exponent may be a number or an array.
+def neg(x: Variable | Any) -> Variable:
+    """-x."""
+    return _apply1(Neg(), x)
 
-    d/dx0 = x1 * x0**(x1 - 1); d/dx1 = y * log(x0), computed only when the exponent needs it.
+
+class Pow(Function):
+    """y = x0 ** x1 (broadcasting); the exponent x1 may be a number or an array.
+
+    dy/dx0 = x1 * x0**(x1 - 1); dy/dx1 = y * log(x0), computed only when the exponent needs it.
     """
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x0: np.ndarray, x1: Any) -> np.ndarray:
@@ -140,40 +169,15 @@ class Pow(Function):
     def backward(self, gy: Any) -> tuple[Any, Any]:
         x0, x1 = self.saved_inputs
         need0, need1 = self.needs_input_grad
-        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
+        gx0 = both.sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
         gx1 = None
         if need1:
             (y,) = self.saved_outputs
             # A number base (`2 ** v`) keeps its log a Python float: np.log would give a
             # float64 scalar, which turns a float32 gradient into float64.
-            log_x0 = float(np.log(x0)) if isinstance(x0, int | float) else log(x0)
-            gx1 = sum_to(gy * y * log_x0, x1.shape)
+            log_x0 = float(np.log(x0)) if isinstance(x0, int | float) else both.log(x0)
+            gx1 = both.sum_to(gy * y * log_x0, x1.shape)
         return gx0, gx1
-
-
-def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
-    """x0 + x1 with broadcasting; either side may be a Variable, an ndarray or a number."""
-    return _apply2(Add(), x0, x1)
-
-
-def sub(x0: Variable | Any, x1: Variable | Any) -> Variable:
-    """x0 - x1 with broadcasting."""
-    return _apply2(Sub(), x0, x1)
-
-
-def mul(x0: Variable | Any, x1: Variable | Any) -> Variable:
-    """x0 * x1 elementwise, with broadcasting."""
-    return _apply2(Mul(), x0, x1)
-
-
-def div(x0: Variable | Any, x1: Variable | Any) -> Variable:
-    """x0 / x1 elementwise, with broadcasting."""
-    return _apply2(Div(), x0, x1)
-
-
-def neg(x: Variable | Any) -> Variable:
-    """-x."""
-    return _apply1(Neg(), x)
 
 
 def pow(x0: Variable | Any, x1: Variable | Any) -> Variable:  # noqa: A001 - the op's name

@@ -12,15 +12,16 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply1, _apply2
-from minigrad.functions._util import data_of, shape_of, shape_str, sum_to
+from minigrad.functions import _both as both
+from minigrad.functions._util import data_of, shape_of, shape_str
 
 __all__ = ["exp", "log", "sqrt", "abs", "tanh", "clip", "where", "maximum", "minimum"]
 
 
 class Exp(Function):
-    """y = exp(x); dy/dx = y."""
+    """y = exp(x).  Same shape; dy/dx = y (the saved output)."""
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -31,10 +32,15 @@ class Exp(Function):
         return gy * y
 
 
-class Log(Function):
-    """y = log(x) (natural); dy/dx = 1/x."""
+def exp(x: Variable | Any) -> Variable:
+    """e**x elementwise.  x: any shape -> same shape."""
+    return _apply1(Exp(), x)
 
-    fast = True
+
+class Log(Function):
+    """y = log(x) (natural).  Same shape; dy/dx = 1/x."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -45,10 +51,15 @@ class Log(Function):
         return gy / x
 
 
-class Sqrt(Function):
-    """y = sqrt(x); dy/dx = 1 / (2 y)."""
+def log(x: Variable | Any) -> Variable:
+    """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).  Same shape."""
+    return _apply1(Log(), x)
 
-    fast = True
+
+class Sqrt(Function):
+    """y = sqrt(x).  Same shape; dy/dx = 1 / (2 y)."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -59,10 +70,15 @@ class Sqrt(Function):
         return gy / (2 * y)
 
 
-class Abs(Function):
-    """y = |x|; dy/dx = sign(x), 0 at 0."""
+def sqrt(x: Variable | Any) -> Variable:
+    """Square root elementwise.  Same shape."""
+    return _apply1(Sqrt(), x)
 
-    fast = True
+
+class Abs(Function):
+    """y = |x|.  Same shape; dy/dx = sign(x), 0 at 0."""
+
+    backward_on_arrays = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.sign = np.sign(x)
@@ -72,10 +88,15 @@ class Abs(Function):
         return gy * self.sign
 
 
-class Tanh(Function):
-    """y = tanh(x); dy/dx = 1 - y**2, from the saved output."""
+def abs(x: Variable | Any) -> Variable:  # noqa: A001 - the op's name
+    """|x| elementwise; its gradient at 0 is 0.  Same shape."""
+    return _apply1(Abs(), x)
 
-    fast = True
+
+class Tanh(Function):
+    """y = tanh(x).  Same shape; dy/dx = 1 - y**2, from the saved output."""
+
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -86,10 +107,15 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
-class Clip(Function):
-    """y = min(max(x, lo), hi); the gradient passes where lo <= x <= hi."""
+def tanh(x: Variable | Any) -> Variable:
+    """Hyperbolic tangent elementwise.  Same shape."""
+    return _apply1(Tanh(), x)
 
-    fast = True
+
+class Clip(Function):
+    """y = min(max(x, lo), hi).  Same shape; dy/dx = 1 where lo <= x <= hi, else 0."""
+
+    backward_on_arrays = True
     __slots__ = ("lo", "hi")
 
     def __init__(self, lo: float | None, hi: float | None) -> None:
@@ -112,96 +138,6 @@ class Clip(Function):
         return f"clip [{self.lo}, {self.hi}]"
 
 
-class Where(Function):
-    """y = x0 where cond else x1 (broadcasting); `cond` is a constant boolean array."""
-
-    fast = True
-
-    def forward(self, cond: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        self.cond = cond
-        return np.where(cond, x0, x1)
-
-    def backward(self, gy: Any) -> tuple[Any, Any, Any]:
-        _, x0, x1 = self.saved_inputs
-        _, need0, need1 = self.needs_input_grad
-        cond = self.cond
-        return (
-            None,
-            sum_to(gy * cond, x0.shape) if need0 else None,
-            sum_to(gy * ~cond, x1.shape) if need1 else None,
-        )
-
-
-class Maximum(Function):
-    """y = max(x0, x1) elementwise (broadcasting); ties split the gradient evenly."""
-
-    fast = True
-
-    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        y = np.maximum(x0, x1)
-        dtype = y.dtype if y.dtype.kind == "f" else np.float64
-        self.share0 = (x0 > x1).astype(dtype) + 0.5 * (x0 == x1).astype(dtype)
-        return y
-
-    def backward(self, gy: Any) -> tuple[Any, Any]:
-        x0, x1 = self.saved_inputs
-        need0, need1 = self.needs_input_grad
-        s0 = self.share0
-        return (
-            sum_to(gy * s0, x0.shape) if need0 else None,
-            sum_to(gy * (1 - s0), x1.shape) if need1 else None,
-        )
-
-
-class Minimum(Function):
-    """y = min(x0, x1) elementwise (broadcasting); ties split the gradient evenly."""
-
-    fast = True
-
-    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        y = np.minimum(x0, x1)
-        dtype = y.dtype if y.dtype.kind == "f" else np.float64
-        self.share0 = (x0 < x1).astype(dtype) + 0.5 * (x0 == x1).astype(dtype)
-        return y
-
-    backward = Maximum.backward
-
-
-def _binary_check(op: str, x0: Any, x1: Any) -> None:
-    try:
-        np.broadcast_shapes(shape_of(x0), shape_of(x1))
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {shape_str(shape_of(x0))} and "
-            f"{shape_str(shape_of(x1))} cannot be broadcast together"
-        ) from None
-
-
-def exp(x: Variable | Any) -> Variable:
-    """e**x elementwise.  x: any shape -> same shape."""
-    return _apply1(Exp(), x)
-
-
-def log(x: Variable | Any) -> Variable:
-    """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).  Same shape."""
-    return _apply1(Log(), x)
-
-
-def sqrt(x: Variable | Any) -> Variable:
-    """Square root elementwise.  Same shape."""
-    return _apply1(Sqrt(), x)
-
-
-def abs(x: Variable | Any) -> Variable:  # noqa: A001 - the op's name
-    """|x| elementwise; its gradient at 0 is 0.  Same shape."""
-    return _apply1(Abs(), x)
-
-
-def tanh(x: Variable | Any) -> Variable:
-    """Hyperbolic tangent elementwise.  Same shape."""
-    return _apply1(Tanh(), x)
-
-
 def clip(x: Variable | Any, lo: float | None, hi: float | None) -> Variable:
     """x limited to [lo, hi] (either bound may be None); gradient 1 inside, 0 outside."""
     if lo is None and hi is None:
@@ -209,6 +145,26 @@ def clip(x: Variable | Any, lo: float | None, hi: float | None) -> Variable:
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo ({lo}) is greater than hi ({hi})")
     return _apply1(Clip(lo, hi), x)
+
+
+class Where(Function):
+    """y = x0 where cond else x1 (cond, x0, x1 broadcast together; cond a constant boolean
+    array).  dy/dx0 = cond, dy/dx1 = not cond, each summed back to the input's shape."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, cond: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        return np.where(cond, x0, x1)
+
+    def backward(self, gy: Any) -> tuple[Any, Any, Any]:
+        cond, x0, x1 = self.saved_inputs
+        _, need0, need1 = self.needs_input_grad
+        return (
+            None,
+            both.sum_to(gy * cond, x0.shape) if need0 else None,
+            both.sum_to(gy * ~cond, x1.shape) if need1 else None,
+        )
 
 
 def where(cond: Any, x0: Variable | Any, x1: Variable | Any) -> Variable:
@@ -226,10 +182,65 @@ def where(cond: Any, x0: Variable | Any, x1: Variable | Any) -> Variable:
     return Where()(c, x0, x1)
 
 
+class _Extremum(Function):
+    """max/min of two inputs, elementwise with broadcasting; ties split the gradient evenly.
+
+    dy/dx0 = share0 (1 where x0 wins, 1/2 on a tie, else 0), dy/dx1 = 1 - share0.
+    """
+
+    backward_on_arrays = True
+    __slots__ = ()
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        s0 = self.share0
+        return (
+            both.sum_to(gy * s0, x0.shape) if need0 else None,
+            both.sum_to(gy * (1 - s0), x1.shape) if need1 else None,
+        )
+
+    def _save_share(self, wins: np.ndarray, ties: np.ndarray, y: np.ndarray) -> None:
+        dtype = y.dtype if y.dtype.kind == "f" else np.float64
+        self.share0 = wins.astype(dtype) + 0.5 * ties.astype(dtype)
+
+
+def _binary_check(op: str, x0: Any, x1: Any) -> None:
+    try:
+        np.broadcast_shapes(shape_of(x0), shape_of(x1))
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {shape_str(shape_of(x0))} and "
+            f"{shape_str(shape_of(x1))} cannot be broadcast together"
+        ) from None
+
+
+class Maximum(_Extremum):
+    """y = max(x0, x1) elementwise."""
+
+    __slots__ = ()
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        y = np.maximum(x0, x1)
+        self._save_share(x0 > x1, x0 == x1, y)
+        return y
+
+
 def maximum(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """Elementwise maximum with broadcasting; a tie gives each input half the gradient."""
     _binary_check("maximum", x0, x1)
     return _apply2(Maximum(), x0, x1)
+
+
+class Minimum(_Extremum):
+    """y = min(x0, x1) elementwise."""
+
+    __slots__ = ()
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        y = np.minimum(x0, x1)
+        self._save_share(x0 < x1, x0 == x1, y)
+        return y
 
 
 def minimum(x0: Variable | Any, x1: Variable | Any) -> Variable:

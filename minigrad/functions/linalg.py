@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable, _apply2, _apply3
-from minigrad.functions._util import shape_of, shape_str, sum_to, swap_last
+from minigrad.core import Function, Variable, _apply2
+from minigrad.functions import _both as both
+from minigrad.functions._util import shape_of, shape_str
 
 __all__ = ["matmul", "linear"]
 
@@ -38,7 +39,7 @@ class MatMul(Function):
     dx0 = gy @ x1^T, dx1 = x0^T @ gy, each summed over broadcast batch dimensions.
     """
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
     name = "matmul"
 
@@ -54,7 +55,7 @@ class MatMul(Function):
         s0, s1 = np.shape(x0), np.shape(x1)
         if len(s0) == 2 and len(s1) == 2:
             # The common case, kept free of reshapes.
-            return (gy @ swap_last(x1) if need0 else None, swap_last(x0) @ gy if need1 else None)
+            return (gy @ x1.T if need0 else None, x0.T @ gy if need1 else None)
         # Promote 1-D operands to matrices as NumPy does, then undo it on the gradients.
         a = x0.reshape((1, s0[0])) if len(s0) == 1 else x0
         b = x1.reshape((s1[0], 1)) if len(s1) == 1 else x1
@@ -67,19 +68,24 @@ class MatMul(Function):
             g = gy.reshape(gy.shape + (1,))
         gx0 = gx1 = None
         if need0:
-            gx0 = sum_to(g @ swap_last(b), np.shape(a)).reshape(s0)
+            gx0 = both.sum_to(g @ both.swap_last(b), np.shape(a)).reshape(s0)
         if need1:
-            gx1 = sum_to(swap_last(a) @ g, np.shape(b)).reshape(s1)
+            gx1 = both.sum_to(both.swap_last(a) @ g, np.shape(b)).reshape(s1)
         return gx0, gx1
 
 
+def matmul(x0: Variable | Any, x1: Variable | Any) -> Variable:
+    """Matrix product with NumPy's rules: (..., n, k) @ (..., k, m) -> (..., n, m)."""
+    return _apply2(MatMul(), x0, x1)
+
+
 class Linear(Function):
-    """y = x @ W + b, fused.  x: (N, in), W: (in, out), b: (out,) or None -> y: (N, out).
+    """y = x @ W + b, fused.  x: (N, in), W: (in, out), b: (out,) or absent -> y: (N, out).
 
     dx = gy @ W^T (only if x needs it: never for a data batch), dW = x^T @ gy, db = sum(gy, 0).
     """
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: Any = None) -> np.ndarray:
@@ -91,17 +97,11 @@ class Linear(Function):
     def backward(self, gy: Any) -> tuple[Any, ...]:
         xs = self.saved_inputs
         need = self.needs_input_grad
-        # x and W are 2-D here, so .T (which ndarrays and Variables share) is the transpose.
         gx = gy @ xs[1].T if need[0] else None
         gW = xs[0].T @ gy if need[1] else None
         if len(xs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=0) if need[2] else None
-
-
-def matmul(x0: Variable | Any, x1: Variable | Any) -> Variable:
-    """Matrix product with NumPy's rules: (..., n, k) @ (..., k, m) -> (..., n, m)."""
-    return _apply2(MatMul(), x0, x1)
 
 
 def linear(x: Variable | Any, W: Variable | Any, b: Variable | Any = None) -> Variable:
@@ -112,9 +112,11 @@ def linear(x: Variable | Any, W: Variable | Any, b: Variable | Any = None) -> Va
             f"linear: x of shape {shape_str(sx)} and W of shape {shape_str(sW)} do not fit "
             "(expected x (N, in) and W (in, out))"
         )
-    if b is not None and shape_of(b) != (sW[1],):
+    if b is None:
+        return _apply2(Linear(), x, W)
+    if shape_of(b) != (sW[1],):
         raise ValueError(
             f"linear: b has shape {shape_str(shape_of(b))}, expected ({sW[1]},) for W "
             f"of shape {shape_str(sW)}"
         )
-    return _apply2(Linear(), x, W) if b is None else _apply3(Linear(), x, W, b)
+    return Linear()(x, W, b)

@@ -10,127 +10,10 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply2
-from minigrad.functions._util import check_float, data_of, shape_of, shape_str
+from minigrad.functions import _both as both
+from minigrad.functions._util import check_float, data_of, log_softmax_array, shape_of, shape_str
 
 __all__ = ["softmax_cross_entropy", "mean_squared_error", "binary_cross_entropy_with_logits"]
-
-
-class SoftmaxCrossEntropy(Function):
-    """loss = -mean_n log softmax(x)[n, t_n].  x: (N, C) logits; t: (N,) class indices.
-
-    Computed through logsumexp (stable for any logits); the fused backward is
-    dx = (softmax(x) - onehot(t)) * gy / N.
-    """
-
-    fast = True
-
-    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        n = x.shape[0]
-        z = x - x.max(axis=1, keepdims=True)
-        # log p[n, t_n] = z[n, t_n] - log s[n]; z[rows, t] is read before z becomes exp(z).
-        picked = z[_rows(n), t].sum()
-        e = np.exp(z, out=z)
-        s = e.sum(axis=1, keepdims=True)
-        loss = np.log(s).sum() - picked
-        e /= s
-        self.p = e
-        return np.asarray(loss / n, dtype=x.dtype)
-
-    def backward(self, gy: Any) -> tuple[Any, None]:
-        x, t = self.saved_inputs
-        n = x.shape[0]
-        if isinstance(x, Variable):
-            # Recorded form, so that second derivatives flow through softmax(x).
-            from minigrad.functions.activations import softmax
-
-            onehot = np.zeros(x.shape, dtype=x.dtype)
-            onehot[np.arange(n), data_of(t)] = 1
-            return (softmax(x, axis=1) - onehot) * (gy / n), None
-        # p is freed after this backward (unless retain_graph), so its buffer can be reused.
-        gx = self.p if self.frees_saved else self.p.copy()
-        gx[_rows(n), t] -= 1
-        # gy is a 0-d array: as a Python number it keeps gx's dtype and costs 10x less.
-        gx *= float(gy) / n
-        return gx, None
-
-
-class SoftmaxCrossEntropyOneHot(Function):
-    """The same loss with soft or one-hot targets t: (N, C) in x's dtype."""
-
-    fast = True
-    name = "softmax_cross_entropy"
-
-    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        n = x.shape[0]
-        z = x - x.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        logp = z - np.log(s)
-        e /= s
-        self.p = e
-        return np.asarray(-(t * logp).sum() / n, dtype=x.dtype)
-
-    def backward(self, gy: Any) -> tuple[Any, Any]:
-        x, t = self.saved_inputs
-        need_x, need_t = self.needs_input_grad
-        n = np.shape(x)[0]
-        if isinstance(x, Variable):
-            from minigrad.functions.activations import log_softmax, softmax
-
-            gx = (softmax(x, axis=1) - t) * (gy / n) if need_x else None
-            gt = log_softmax(x, axis=1) * (-gy / n) if need_t else None
-            return gx, gt
-        gx = (self.p - t) * (gy / n) if need_x else None
-        gt = None
-        if need_t:
-            z = x - x.max(axis=1, keepdims=True)
-            gt = (z - np.log(np.exp(z).sum(axis=1, keepdims=True))) * (-gy / n)
-        return gx, gt
-
-
-class MeanSquaredError(Function):
-    """loss = mean((x0 - x1)**2) over all elements (PyTorch's convention); shapes must match."""
-
-    fast = True
-
-    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        self.diff = x0 - x1
-        return np.asarray((self.diff * self.diff).mean(), dtype=self.diff.dtype)
-
-    def backward(self, gy: Any) -> tuple[Any, Any]:
-        need0, need1 = self.needs_input_grad
-        x0, x1 = self.saved_inputs
-        # Under create_graph the difference is recomputed as a recorded op.
-        diff = x0 - x1 if isinstance(gy, Variable) else self.diff
-        g = diff * (gy * (2 / self.diff.size))
-        return (g if need0 else None, -g if need1 else None)
-
-
-class BinaryCrossEntropyWithLogits(Function):
-    """loss = mean(max(x, 0) - x t + log(1 + exp(-|x|))), stable for any logit x; t in [0, 1].
-
-    dx = (sigmoid(x) - t) * gy / size; dt = -x * gy / size.
-    """
-
-    fast = True
-    saves_attrs = False
-    name = "binary_cross_entropy_with_logits"
-
-    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        return np.asarray(loss.mean(), dtype=loss.dtype)
-
-    def backward(self, gy: Any) -> tuple[Any, Any]:
-        from minigrad.functions.activations import sigmoid, sigmoid_array
-
-        x, t = self.saved_inputs
-        need_x, need_t = self.needs_input_grad
-        scale = gy / math.prod(shape_of(x))
-        s = sigmoid(x) if isinstance(x, Variable) else sigmoid_array(x)
-        return (
-            (s - t) * scale if need_x else None,
-            -x * scale if need_t else None,
-        )
 
 
 def _in_dtype_of(t: Any, x: Any) -> Any:
@@ -155,6 +38,68 @@ def _rows(n: int) -> np.ndarray:
 
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss = -mean_n log softmax(x)[n, t_n].  x: (N, C) logits; t: (N,) class indices -> ().
+
+    Computed through logsumexp (stable for any logits); the fused backward is
+    dx = (softmax(x) - onehot(t)) * gy / N.
+    """
+
+    backward_on_arrays = True
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        z = x - x.max(axis=1, keepdims=True)
+        # log p[n, t_n] = z[n, t_n] - log s[n]; z[rows, t] is read before z becomes exp(z).
+        picked = z[_rows(n), t].sum()
+        e = np.exp(z, out=z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = np.log(s).sum() - picked
+        e /= s
+        self.p = e
+        return np.asarray(loss / n, dtype=x.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, None]:
+        x, t = self.saved_inputs
+        n = x.shape[0]
+        # p (the saved softmax) is freed after this backward unless retain_graph, so its
+        # buffer may become the gradient.
+        p = both.softmax(x, 1, saved=self.p if self.frees_saved else self.p.copy())
+        return _minus_onehot(p, data_of(t)) * (gy / n), None
+
+
+def _minus_onehot(p: Any, t: np.ndarray) -> Any:
+    """p - onehot(t) for (N, C) probabilities p and (N,) labels t: in place on an array
+    (this backward's own buffer), as a recorded op on a Variable."""
+    if isinstance(p, Variable):
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        onehot[_rows(len(t)), t] = 1
+        return p - onehot
+    p[_rows(len(t)), t] -= 1
+    return p
+
+
+class SoftmaxCrossEntropyOneHot(Function):
+    """The same loss with soft or one-hot targets.  x: (N, C) logits; t: (N, C) in x's dtype
+    -> ().  dx = (softmax(x) - t) * gy / N; dt = -log_softmax(x) * gy / N."""
+
+    backward_on_arrays = True
+    name = "softmax_cross_entropy"
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        logp = log_softmax_array(x, 1)
+        self.p = np.exp(logp)
+        return np.asarray(-(t * logp).sum() / x.shape[0], dtype=x.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x, t = self.saved_inputs
+        need_x, need_t = self.needs_input_grad
+        scale = gy / x.shape[0]
+        gx = (both.softmax(x, 1, saved=self.p) - t) * scale if need_x else None
+        gt = both.log_softmax(x, 1) * -scale if need_t else None
+        return gx, gt
 
 
 def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
@@ -202,6 +147,24 @@ def softmax_cross_entropy(x: Variable | Any, t: Variable | Any) -> Variable:
     )
 
 
+class MeanSquaredError(Function):
+    """loss = mean((x0 - x1)**2) over all elements (PyTorch's convention).  x0, x1: the same
+    shape -> ().  dx0 = 2 (x0 - x1) gy / size = -dx1."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+        diff = x0 - x1
+        return np.asarray((diff * diff).mean(), dtype=diff.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x0, x1 = self.saved_inputs
+        need0, need1 = self.needs_input_grad
+        g = (x0 - x1) * (gy * (2 / np.size(x0)))
+        return (g if need0 else None, -g if need1 else None)
+
+
 def mean_squared_error(x0: Variable | Any, x1: Variable | Any) -> Variable:
     """mean((x0 - x1)**2) over all elements (the book's form is 0.5 * sum).  Same shapes -> scalar."""
     s0, s1 = shape_of(x0), shape_of(x1)
@@ -214,6 +177,28 @@ def mean_squared_error(x0: Variable | Any, x1: Variable | Any) -> Variable:
     elif isinstance(x1, Variable):
         x0 = _in_dtype_of(x0, x1)
     return _apply2(MeanSquaredError(), x0, x1)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """loss = mean(max(x, 0) - x t + log(1 + exp(-|x|))), stable for any logit x; t in [0, 1].
+    x, t: the same shape -> ().  dx = (sigmoid(x) - t) * gy / size; dt = -x * gy / size."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    name = "binary_cross_entropy_with_logits"
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        return np.asarray(loss.mean(), dtype=loss.dtype)
+
+    def backward(self, gy: Any) -> tuple[Any, Any]:
+        x, t = self.saved_inputs
+        need_x, need_t = self.needs_input_grad
+        scale = gy / np.size(x)
+        return (
+            (both.sigmoid(x) - t) * scale if need_x else None,
+            -x * scale if need_t else None,
+        )
 
 
 def binary_cross_entropy_with_logits(x: Variable | Any, t: Variable | Any) -> Variable:

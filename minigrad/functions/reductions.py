@@ -10,13 +10,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply1
-from minigrad.functions._util import (
-    broadcast_to,
-    data_of,
-    exp,
-    expand_reduced,
-    normalize_axes,
-)
+from minigrad.functions import _both as both
+from minigrad.functions._util import data_of, expand_reduced, normalize_axes
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp"]
 
@@ -26,7 +21,7 @@ Axis = int | tuple[int, ...] | None
 class _Reduction(Function):
     """A reduction over `axis` (None: all axes) keeping the reduced axes if `keepdims`."""
 
-    fast = True
+    backward_on_arrays = True
     __slots__ = ("axis", "keepdims")
 
     def __init__(self, axis: Axis, keepdims: bool) -> None:
@@ -39,94 +34,7 @@ class _Reduction(Function):
         return f"{self.name} axis={self.axis}" + (" keepdims" if self.keepdims else "")
 
     def _expand(self, g: Any, shape: tuple[int, ...]) -> Any:
-        return broadcast_to(expand_reduced(g, shape, self.axis, self.keepdims), shape)
-
-
-class Sum(_Reduction):
-    """y = x.sum(axis, keepdims); dx = gy broadcast back to x's shape."""
-
-    saves_attrs = False
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return x.sum(axis=self.axis, keepdims=self.keepdims)
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        return self._expand(gy, x.shape)
-
-
-class Mean(_Reduction):
-    """y = x.mean(axis, keepdims); dx = gy / n broadcast back (n: elements averaged)."""
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x.mean(axis=self.axis, keepdims=self.keepdims)
-        # 1/n as a Python float, so that float32 gradients stay float32.
-        self.scale = np.size(y) / x.size
-        return y
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        return self._expand(gy * self.scale, x.shape)
-
-
-class _Extreme(_Reduction):
-    """max/min: the gradient goes to the elements equal to the result, split among ties."""
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        return self._expand(gy, x.shape) * self.share
-
-    def _save_share(self, x: np.ndarray, y: np.ndarray) -> None:
-        yk = y if self.keepdims else np.expand_dims(y, normalize_axes(self.axis, x.ndim, self.name))
-        hit = x == yk
-        count = hit.sum(axis=self.axis, keepdims=True)
-        self.share = hit / count.astype(x.dtype if x.dtype.kind == "f" else np.float64)
-
-
-class Max(_Extreme):
-    """y = x.max(axis, keepdims)."""
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x.max(axis=self.axis, keepdims=self.keepdims)
-        self._save_share(x, y)
-        return y
-
-
-class Min(_Extreme):
-    """y = x.min(axis, keepdims)."""
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x.min(axis=self.axis, keepdims=self.keepdims)
-        self._save_share(x, y)
-        return y
-
-
-class LogSumExp(_Reduction):
-    """y = log(sum(exp(x), axis)), computed as m + log(sum(exp(x - m))) with m = max(x).
-
-    dx = gy * exp(x - y) = gy * softmax(x) along the axis.
-    """
-
-    saves_attrs = False
-
-    name = "logsumexp"
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        m = x.max(axis=self.axis, keepdims=True)
-        # An all -inf slice would give nan from (-inf) - (-inf); its result is -inf.
-        m = np.where(np.isfinite(m), m, 0)
-        s = np.exp(x - m).sum(axis=self.axis, keepdims=True)
-        with np.errstate(divide="ignore"):
-            y = np.log(s) + m
-        if not self.keepdims:
-            y = y.squeeze(axis=self.axis)
-        return y
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        (y,) = self.saved_outputs
-        yk = expand_reduced(y, x.shape, self.axis, self.keepdims)
-        return self._expand(gy, x.shape) * exp(x - yk)
+        return both.broadcast_to(expand_reduced(g, shape, self.axis, self.keepdims), shape)
 
 
 def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variable:
@@ -145,9 +53,39 @@ def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variab
     return _apply1(cls(axis, keepdims), x)
 
 
+class Sum(_Reduction):
+    """y = x.sum(axis, keepdims).  dx = gy broadcast back to x's shape."""
+
+    saves_attrs = False
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return self._expand(gy, x.shape)
+
+
 def sum(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Sum over `axis` (all axes if None).  (..., n, ...) -> (..., ...) or with keepdims (..., 1, ...)."""
     return _reduce(Sum, x, axis, keepdims)
+
+
+class Mean(_Reduction):
+    """y = x.mean(axis, keepdims).  dx = gy / n broadcast back (n: the elements averaged)."""
+
+    saves_attrs = False
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        (y,) = self.saved_outputs
+        # 1/n as a Python float, so that float32 gradients stay float32.
+        return self._expand(gy * (np.size(y) / np.size(x)), x.shape)
 
 
 def mean(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:
@@ -155,14 +93,81 @@ def mean(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variab
     return _reduce(Mean, x, axis, keepdims)
 
 
+class _Extreme(_Reduction):
+    """max/min over axes: dx = gy broadcast back, times the share of each element (1/k for
+    each of k elements equal to the result, 0 for the others)."""
+
+    __slots__ = ()
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return self._expand(gy, x.shape) * self.share
+
+    def _save_share(self, x: np.ndarray, y: np.ndarray) -> None:
+        yk = y if self.keepdims else np.expand_dims(y, normalize_axes(self.axis, x.ndim, self.name))
+        hit = x == yk
+        count = hit.sum(axis=self.axis, keepdims=True)
+        self.share = hit / count.astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+class Max(_Extreme):
+    """y = x.max(axis, keepdims)."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = x.max(axis=self.axis, keepdims=self.keepdims)
+        self._save_share(x, y)
+        return y
+
+
 def max(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Maximum over `axis`; the gradient is shared evenly among tied maxima."""
     return _reduce(Max, x, axis, keepdims)
 
 
+class Min(_Extreme):
+    """y = x.min(axis, keepdims)."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = x.min(axis=self.axis, keepdims=self.keepdims)
+        self._save_share(x, y)
+        return y
+
+
 def min(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Minimum over `axis`; the gradient is shared evenly among tied minima."""
     return _reduce(Min, x, axis, keepdims)
+
+
+class LogSumExp(_Reduction):
+    """y = log(sum(exp(x), axis)), computed as m + log(sum(exp(x - m))) with m = max(x).
+
+    dx = gy * exp(x - y) = gy * softmax(x) along the axis.
+    """
+
+    saves_attrs = False
+    name = "logsumexp"
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        m = x.max(axis=self.axis, keepdims=True)
+        # An all -inf slice would give nan from (-inf) - (-inf); its result is -inf.
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.exp(x - m).sum(axis=self.axis, keepdims=True)
+        with np.errstate(divide="ignore"):
+            y = np.log(s) + m
+        if not self.keepdims:
+            y = y.squeeze(axis=self.axis)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        (y,) = self.saved_outputs
+        yk = expand_reduced(y, x.shape, self.axis, self.keepdims)
+        return self._expand(gy, x.shape) * both.exp(x - yk)
 
 
 def logsumexp(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, Variable, _apply1
+from minigrad.functions import _both as both
 from minigrad.functions._util import data_of, shape_of, shape_str, sum_to_array
 
 __all__ = [
@@ -27,10 +28,19 @@ __all__ = [
 ]
 
 
+def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, int | np.integer):
+            raise TypeError(f"{op}: shape entries must be ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
 class Reshape(Function):
     """y = x.reshape(shape).  Same elements, new shape; dx = gy.reshape(x.shape)."""
 
-    fast = True
+    backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("shape",)
 
@@ -54,10 +64,18 @@ class Reshape(Function):
         return f"reshape {shape_str(self.shape)}"
 
 
-class Transpose(Function):
-    """y = x.transpose(axes) (reversed axes if None); dx = gy transposed by the inverse."""
+def reshape(x: Variable | Any, *shape: Any) -> Variable:
+    """x with a new shape of the same size (one entry may be -1): `reshape(x, (2, 3))` or `reshape(x, 2, 3)`."""
+    shape = _shape_arg(shape, "reshape")
+    if shape_of(x) == shape:
+        return x if isinstance(x, Variable) else Variable(data_of(x), requires_grad=False)
+    return _apply1(Reshape(shape), x)
 
-    fast = True
+
+class Transpose(Function):
+    """y = x.transpose(axes) (axes reversed if None).  dx = gy transposed by the inverse."""
+
+    backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axes",)
 
@@ -69,223 +87,11 @@ class Transpose(Function):
 
     def backward(self, gy: Any) -> Any:
         if self.axes is None:
-            return transpose(gy) if isinstance(gy, Variable) else gy.transpose()
-        inv = tuple(np.argsort(self.axes))
-        return transpose(gy, inv) if isinstance(gy, Variable) else gy.transpose(inv)
+            return gy.transpose()
+        return gy.transpose(tuple(np.argsort(self.axes)))
 
     def label(self) -> str:
         return "transpose" if self.axes is None else f"transpose {self.axes}"
-
-
-class BroadcastTo(Function):
-    """y = x broadcast to `shape` (NumPy's rules); dx = gy summed back to x's shape."""
-
-    fast = True
-    saves_attrs = False
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        try:
-            return np.broadcast_to(x, self.shape)
-        except ValueError:
-            raise ValueError(
-                f"broadcast_to: cannot broadcast shape {shape_str(x.shape)} to "
-                f"{shape_str(self.shape)}"
-            ) from None
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        return (
-            sum_to(gy, np.shape(x)) if isinstance(gy, Variable) else sum_to_array(gy, np.shape(x))
-        )
-
-    def label(self) -> str:
-        return f"broadcast_to {shape_str(self.shape)}"
-
-
-class SumTo(Function):
-    """y = x summed down to `shape` (the reverse of broadcasting); dx = gy broadcast back."""
-
-    fast = True
-    saves_attrs = False
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        try:
-            ok = np.broadcast_shapes(x.shape, self.shape) == x.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"sum_to: cannot sum shape {shape_str(x.shape)} down to {shape_str(self.shape)}"
-            )
-        return sum_to_array(x, self.shape)
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        if isinstance(gy, Variable):
-            return broadcast_to(gy, np.shape(x))
-        return np.broadcast_to(gy, np.shape(x))
-
-    def label(self) -> str:
-        return f"sum_to {shape_str(self.shape)}"
-
-
-def _index_str(index: Any) -> str:
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            s = "" if p.start is None else str(p.start)
-            s += ":" + ("" if p.stop is None else str(p.stop))
-            if p.step is not None:
-                s += f":{p.step}"
-            out.append(s)
-        elif p is Ellipsis:
-            out.append("...")
-        elif p is None:
-            out.append("None")
-        elif isinstance(p, np.ndarray):
-            out.append(f"<{p.dtype} {shape_str(p.shape)}>")
-        else:
-            out.append(repr(p))
-    return "[" + ", ".join(out) + "]"
-
-
-class GetItem(Function):
-    """y = x[index] (basic and advanced indexing); dx = zeros with gy added at `index`.
-
-    The backward uses `np.add.at`, so an element picked twice receives both gradients.
-    """
-
-    fast = True
-    saves_attrs = False
-    name = "getitem"
-    __slots__ = ("index",)
-
-    def __init__(self, index: Any) -> None:
-        self.index = index
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        try:
-            return x[self.index]
-        except IndexError as e:
-            raise IndexError(
-                f"getitem: index {_index_str(self.index)} is invalid for shape "
-                f"{shape_str(x.shape)}: {e}"
-            ) from None
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved_inputs
-        if isinstance(gy, Variable):
-            return _apply1(GetItemGrad(self.index, x.shape), gy)
-        return _scatter_add(gy, self.index, x.shape)
-
-    def label(self) -> str:
-        return f"getitem {_index_str(self.index)}"
-
-
-def _scatter_add(gy: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
-    gx = np.zeros(shape, dtype=gy.dtype)
-    np.add.at(gx, index, gy)
-    return gx
-
-
-class GetItemGrad(Function):
-    """The backward of getitem as an op (for create_graph): y = zeros(shape) with x added at index."""
-
-    fast = True
-    saves_attrs = False
-    name = "getitem_grad"
-    __slots__ = ("index", "shape")
-
-    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
-        self.index = index
-        self.shape = shape
-
-    def forward(self, gy: np.ndarray) -> np.ndarray:
-        return _scatter_add(gy, self.index, self.shape)
-
-    def backward(self, ggx: Any) -> Any:
-        return getitem(ggx, self.index)
-
-
-class Concatenate(Function):
-    """y = concatenate(xs, axis); each dx is gy's slice for that input."""
-
-    fast = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, *xs: np.ndarray) -> np.ndarray:
-        return np.concatenate(xs, axis=self.axis)
-
-    def backward(self, gy: Any) -> tuple[Any, ...]:
-        xs = self.saved_inputs
-        axis = self.axis % gy.ndim
-        gxs = []
-        start = 0
-        for x, need in zip(xs, self.needs_input_grad):
-            n = np.shape(x)[axis]
-            if need:
-                gxs.append(gy[(slice(None),) * axis + (slice(start, start + n),)])
-            else:
-                gxs.append(None)
-            start += n
-        return tuple(gxs)
-
-    def label(self) -> str:
-        return f"concatenate axis={self.axis}"
-
-
-class Stack(Function):
-    """y = stack(xs, axis) (a new axis); each dx is gy indexed at its position on that axis."""
-
-    fast = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, *xs: np.ndarray) -> np.ndarray:
-        return np.stack(xs, axis=self.axis)
-
-    def backward(self, gy: Any) -> tuple[Any, ...]:
-        axis = self.axis % gy.ndim
-        lead = (slice(None),) * axis
-        return tuple(
-            gy[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
-        )
-
-    def label(self) -> str:
-        return f"stack axis={self.axis}"
-
-
-def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        shape = tuple(shape[0])
-    for n in shape:
-        if not isinstance(n, int | np.integer):
-            raise TypeError(f"{op}: shape entries must be ints, got {shape!r}")
-    return tuple(int(n) for n in shape)
-
-
-def reshape(x: Variable | Any, *shape: Any) -> Variable:
-    """x with a new shape of the same size (one entry may be -1): `reshape(x, (2, 3))` or `reshape(x, 2, 3)`."""
-    shape = _shape_arg(shape, "reshape")
-    if shape_of(x) == shape:
-        return x if isinstance(x, Variable) else Variable(data_of(x), requires_grad=False)
-    return _apply1(Reshape(shape), x)
 
 
 def transpose(x: Variable | Any, *axes: Any) -> Variable:
@@ -319,14 +125,120 @@ def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variabl
     return reshape(x, shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
 
 
+class BroadcastTo(Function):
+    """y = x broadcast to `shape` (NumPy's rules).  dx = gy summed back to x's shape."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return np.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(
+                f"broadcast_to: cannot broadcast shape {shape_str(x.shape)} to "
+                f"{shape_str(self.shape)}"
+            ) from None
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return both.sum_to(gy, np.shape(x))
+
+    def label(self) -> str:
+        return f"broadcast_to {shape_str(self.shape)}"
+
+
 def broadcast_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
     """x broadcast to `shape` (NumPy's rules); its gradient is summed back to x's shape."""
     return BroadcastTo(_shape_arg((shape,), "broadcast_to"))(x)
 
 
+class SumTo(Function):
+    """y = x summed down to `shape` (a broadcast undone).  dx = gy broadcast back to x's shape."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            ok = np.broadcast_shapes(x.shape, self.shape) == x.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"sum_to: cannot sum shape {shape_str(x.shape)} down to {shape_str(self.shape)}"
+            )
+        return sum_to_array(x, self.shape)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return both.broadcast_to(gy, np.shape(x))
+
+    def label(self) -> str:
+        return f"sum_to {shape_str(self.shape)}"
+
+
 def sum_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
     """x summed down to `shape`, undoing a broadcast: (2, 3) -> (1, 3) or (3,)."""
     return SumTo(_shape_arg((shape,), "sum_to"))(x)
+
+
+def _index_str(index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            s = "" if p.start is None else str(p.start)
+            s += ":" + ("" if p.stop is None else str(p.stop))
+            if p.step is not None:
+                s += f":{p.step}"
+            out.append(s)
+        elif p is Ellipsis:
+            out.append("...")
+        elif p is None:
+            out.append("None")
+        elif isinstance(p, np.ndarray):
+            out.append(f"<{p.dtype} {shape_str(p.shape)}>")
+        else:
+            out.append(repr(p))
+    return "[" + ", ".join(out) + "]"
+
+
+class GetItem(Function):
+    """y = x[index] (NumPy's basic and advanced indexing).  dx = zeros of x's shape with gy
+    added at `index` (`np.add.at`, so an element picked twice receives both gradients)."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    name = "getitem"
+    __slots__ = ("index",)
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return x[self.index]
+        except IndexError as e:
+            raise IndexError(
+                f"getitem: index {_index_str(self.index)} is invalid for shape "
+                f"{shape_str(x.shape)}: {e}"
+            ) from None
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return both.scatter_add(gy, self.index, np.shape(x))
+
+    def label(self) -> str:
+        return f"getitem {_index_str(self.index)}"
 
 
 def getitem(x: Variable | Any, index: Any) -> Variable:
@@ -339,6 +251,57 @@ def getitem(x: Variable | Any, index: Any) -> Variable:
         # x[i, 0] with a Variable i: NumPy only knows arrays.
         index = tuple(p.data if isinstance(p, Variable) else p for p in index)
     return _apply1(GetItem(index), x)
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with x added at `index`: getitem's backward as an op, so that a
+    recorded backward (create_graph) can be differentiated again.  dx = gy[index]."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    name = "scatter_add"
+    __slots__ = ("index", "shape")
+
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index = index
+        self.shape = shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return both.scatter_add(x, self.index, self.shape)
+
+    def backward(self, gy: Any) -> Any:
+        return gy[self.index]
+
+
+class Concatenate(Function):
+    """y = concatenate(xs, axis).  Each dx is gy's slice for that input along `axis`."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        xs = self.saved_inputs
+        axis = self.axis % gy.ndim
+        gxs = []
+        start = 0
+        for x, need in zip(xs, self.needs_input_grad):
+            n = np.shape(x)[axis]
+            if need:
+                gxs.append(gy[(slice(None),) * axis + (slice(start, start + n),)])
+            else:
+                gxs.append(None)
+            start += n
+        return tuple(gxs)
+
+    def label(self) -> str:
+        return f"concatenate axis={self.axis}"
 
 
 def _seq(xs: Sequence[Any], op: str) -> list[Any]:
@@ -361,6 +324,30 @@ def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
                 f"concatenate: shapes {', '.join(map(shape_str, shapes))} differ outside axis {axis}"
             )
     return Concatenate(ax)(*items)
+
+
+class Stack(Function):
+    """y = stack(xs, axis), a new axis.  Each dx is gy indexed at its position on that axis."""
+
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        axis = self.axis % gy.ndim
+        lead = (slice(None),) * axis
+        return tuple(
+            gy[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
+        )
+
+    def label(self) -> str:
+        return f"stack axis={self.axis}"
 
 
 def stack(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:

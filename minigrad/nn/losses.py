@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad import functions as F
 from minigrad.core import Variable
-from minigrad.functions.activations import softmax_array
+from minigrad.functions._util import softmax_array
 from minigrad.nn.module import Module
 
 __all__ = ["SoftmaxWithLoss", "SoftmaxCrossEntropy", "MSELoss"]
@@ -32,8 +32,7 @@ class SoftmaxWithLoss(Module):
 
     def forward(self, x: Variable | np.ndarray, t: Any) -> Variable:
         loss = F.softmax_cross_entropy(x, t)
-        # One attribute, set without Module.__setattr__: this runs every training step.
-        object.__setattr__(self, "_last", (x.data if isinstance(x, Variable) else x, t, loss.data))
+        self._last = (x.data if isinstance(x, Variable) else x, t, loss.data)
         return loss
 
     @property

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.core import ModuleCall, Parameter, Variable, _state, enable_grad
+from minigrad.core import ModuleCall, Parameter, Variable, _local, enable_grad
 
 __all__ = ["Module", "IncompatibleKeys"]
 
@@ -74,6 +74,18 @@ def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
 _structure_version = 0
 
 
+def _call(module: Module, method: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Run `method(*args, **kwargs)` as a call of `module`: the ops it runs record the call,
+    so graph pictures box them under the module's name."""
+    mode = _local.mode
+    prev = mode.scope
+    mode.scope = ModuleCall(module, prev)
+    try:
+        return method(*args, **kwargs)
+    finally:
+        mode.scope = prev
+
+
 def runs_as_call(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run a module's method (like `TwoLayerNet.loss`) as a call of the module, as `__call__`
     does, unless it already runs inside one: its ops are then boxed under the module's name
@@ -81,14 +93,10 @@ def runs_as_call(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def wrapper(self: Module, *args: Any, **kwargs: Any) -> Any:
-        prev = _state.scope
-        if prev is not None and prev.module is self:
+        scope = _local.mode.scope
+        if scope is not None and scope.module is self:
             return method(self, *args, **kwargs)
-        _state.scope = ModuleCall(self, prev)
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            _state.scope = prev
+        return _call(self, method, (self, *args), kwargs)
 
     return wrapper
 
@@ -222,13 +230,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Inline rather than a context manager: this runs for every layer of every step.
-        prev = _state.scope
-        _state.scope = ModuleCall(self, prev)
-        try:
-            return self.forward(*args, **kwargs)
-        finally:
-            _state.scope = prev
+        return _call(self, self.forward, args, kwargs)
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode (`mode=True`) or evaluation mode on this module and all below it."""

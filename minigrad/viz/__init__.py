@@ -4,6 +4,7 @@
 as `import minigrad.viz` or `from minigrad.viz import draw_graph`.
 """
 
+from minigrad.core import Variable
 from minigrad.viz.dot import to_dot
 from minigrad.viz.render import (
     RendererNotFoundError,
@@ -14,4 +15,6 @@ from minigrad.viz.render import (
 )
 
 __all__ = ["to_dot", "draw_graph", "find_renderer", "RendererNotFoundError", "RenderError"]
-__all__ += ["_repr_svg_for"]  # used by Variable._repr_svg_ (Jupyter)
+
+# Jupyter shows a Variable as the picture of its graph (the engine knows nothing of pictures).
+Variable._repr_svg_ = _repr_svg_for  # type: ignore[attr-defined]

@@ -123,7 +123,7 @@ def test_call_runs_forward_and_records_the_module_call():
     head_op = y.creator.inputs[1].creator
     assert head_op.scope.module is net.heads["b"]
     assert head_op.scope.parent.module is net
-    assert minigrad.core._state.scope is None
+    assert minigrad.core._local.mode.scope is None
 
 
 def test_scope_is_restored_when_forward_raises():
@@ -133,7 +133,7 @@ def test_scope_is_restored_when_forward_raises():
 
     with pytest.raises(KeyError):
         Bad()(1.0)
-    assert minigrad.core._state.scope is None
+    assert minigrad.core._local.mode.scope is None
 
 
 def test_forward_must_be_defined():

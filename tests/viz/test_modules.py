@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import Parameter, Variable, nn
-from minigrad.core import module_scope
+from minigrad.nn.module import runs_as_call
 from minigrad.viz import to_dot
 
 from .dotparse import Dot, parse
@@ -99,9 +99,9 @@ def test_a_grandchild_called_directly_is_named_by_its_path():
 
 def test_a_module_call_inside_its_own_call_is_one_box():
     class Scoped(Net):
+        @runs_as_call  # like TwoLayerNet.loss, a method that records its call
         def loss(self, x, t):
-            with module_scope(self):  # like a model method that records its call
-                return self(x, t)
+            return self(x, t)
 
     x, t = batch()
     d = dot_of(Scoped().loss(x, t))

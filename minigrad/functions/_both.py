@@ -1,0 +1,109 @@
+"""Operations on either kind of value a backward works on (see `Function`'s docstring): plain
+ndarrays, or Variables when the backward is itself recorded (`create_graph=True`).
+
+ndarrays and Variables spell most operations alike (`*`, `+`, `.sum(axis)`, `.reshape`,
+`.transpose`, `.T`); these are the few they do not, so that each op's backward is written
+once, with no branch on the kind. Each takes NumPy's route for an array and the recorded op
+for a Variable. Op modules import this module as `both` (`both.exp(y)`), so the names never
+shadow the ops of `minigrad.functions`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Variable
+from minigrad.functions._util import (
+    log_softmax_array,
+    sigmoid_array,
+    softmax_array,
+    sum_to_array,
+)
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """`g` summed down to `shape` (a broadcast undone)."""
+    if g.shape == shape:
+        return g
+    if isinstance(g, Variable):
+        from minigrad.functions.shape import sum_to as sum_to_op
+
+        return sum_to_op(g, shape)
+    return sum_to_array(g, shape)
+
+
+def broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """`g` broadcast to `shape`."""
+    if g.shape == shape:
+        return g
+    if isinstance(g, Variable):
+        from minigrad.functions.shape import broadcast_to as broadcast_to_op
+
+        return broadcast_to_op(g, shape)
+    return np.broadcast_to(g, shape)
+
+
+def exp(a: Any) -> Any:
+    """e**a elementwise."""
+    if isinstance(a, Variable):
+        from minigrad.functions.elementwise import exp as exp_op
+
+        return exp_op(a)
+    return np.exp(a)
+
+
+def log(a: Any) -> Any:
+    """The natural logarithm elementwise."""
+    if isinstance(a, Variable):
+        from minigrad.functions.elementwise import log as log_op
+
+        return log_op(a)
+    return np.log(a)
+
+
+def swap_last(a: Any) -> Any:
+    """`a` with its last two axes swapped (a batch of matrices transposed)."""
+    axes = list(range(a.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return a.transpose(tuple(axes))
+
+
+def scatter_add(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """Zeros of `shape` with `g` added at `index` (repeated indices add up): getitem's adjoint."""
+    if isinstance(g, Variable):
+        from minigrad.core import _apply1
+        from minigrad.functions.shape import ScatterAdd
+
+        return _apply1(ScatterAdd(index, shape), g)
+    gx = np.zeros(shape, dtype=g.dtype)
+    np.add.at(gx, index, g)
+    return gx
+
+
+def softmax(x: Any, axis: int, saved: Any = None) -> Any:
+    """softmax(x) along `axis`: for an array, the probabilities forward `saved` when given."""
+    if isinstance(x, Variable):
+        from minigrad.functions.activations import softmax as softmax_op
+
+        return softmax_op(x, axis=axis)
+    return softmax_array(x, axis) if saved is None else saved
+
+
+def log_softmax(x: Any, axis: int) -> Any:
+    """log(softmax(x)) along `axis`, through logsumexp."""
+    if isinstance(x, Variable):
+        from minigrad.functions.activations import log_softmax as log_softmax_op
+
+        return log_softmax_op(x, axis=axis)
+    return log_softmax_array(x, axis)
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)) elementwise, overflow-free."""
+    if isinstance(x, Variable):
+        from minigrad.functions.activations import sigmoid as sigmoid_op
+
+        return sigmoid_op(x)
+    return sigmoid_array(x)
