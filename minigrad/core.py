@@ -582,6 +582,9 @@ class Function:
     #: Whether forward stores attributes on self; built-in ops that store none say False,
     #: which spares the release an empty instance dict.
     saves_attrs = True
+    #: The local rule of backward as text, for the backward explorer (`minigrad.viz.
+    #: explain_backward`), e.g. "gx0 = gy * x1, gx1 = gy * x0"; None if not given.
+    rule: str | None = None
     #: The attributes `__init__` set (kept by the release); noted for classes without
     #: `__slots__` of their own.
     _settings: tuple[str, ...] = ()

@@ -29,6 +29,7 @@ __all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)).  Same shape; dy/dx = y (1 - y), from the saved output."""
 
+    rule = "gx = gy * y * (1 - y)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -49,6 +50,7 @@ def sigmoid(x: Variable | Any) -> Variable:
 class ReLU(Function):
     """y = max(x, 0).  Same shape; dy/dx = 1 where x > 0, else 0 (also at 0)."""
 
+    rule = "gx = gy where x > 0, else 0"
     backward_on_arrays = True
     name = "relu"
 
@@ -68,6 +70,7 @@ def relu(x: Variable | Any) -> Variable:
 class LeakyReLU(Function):
     """y = x where x > 0 else slope * x.  Same shape; dy/dx = 1 or slope (slope at 0)."""
 
+    rule = "gx = gy where x > 0, else slope * gy"
     backward_on_arrays = True
     name = "leaky_relu"
     __slots__ = ("slope",)
@@ -96,6 +99,7 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
 class Softmax(Function):
     """y = exp(x) / sum(exp(x)) along `axis`.  Same shape; dx = y * (gy - sum(gy * y, axis))."""
 
+    rule = "gx = y * (gy - sum(gy * y, axis))"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axis",)
@@ -132,6 +136,7 @@ class LogSoftmax(Function):
     """y = x - logsumexp(x, axis).  Same shape; dx = gy - softmax(x) * sum(gy, axis), with
     softmax(x) = exp(y)."""
 
+    rule = "gx = gy - softmax(x) * sum(gy, axis)"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axis",)
@@ -160,6 +165,7 @@ class Dropout(Function):
     """y = x * keep, with keep = mask / (1 - p) a constant second input (inverted dropout).
     Same shape; dy/dx = keep."""
 
+    rule = "gx = gy * keep (the same mask, scaled by 1/(1-p))"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("p",)

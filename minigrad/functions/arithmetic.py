@@ -31,6 +31,7 @@ class Add(Function):
     dy/dx0 = dy/dx1 = 1: each input gets gy, summed back to its shape.
     """
 
+    rule = "gx0 = gy, gx1 = gy (each summed back to its input's shape)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -57,6 +58,7 @@ def add(x0: Variable | Any, x1: Variable | Any) -> Variable:
 class Sub(Function):
     """y = x0 - x1 (broadcasting).  dy/dx0 = 1, dy/dx1 = -1."""
 
+    rule = "gx0 = gy, gx1 = -gy (each summed back to its input's shape)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -83,6 +85,7 @@ def sub(x0: Variable | Any, x1: Variable | Any) -> Variable:
 class Mul(Function):
     """y = x0 * x1 (broadcasting).  dy/dx0 = x1, dy/dx1 = x0."""
 
+    rule = "gx0 = gy * x1, gx1 = gy * x0 (each summed back to its input's shape)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -109,6 +112,7 @@ def mul(x0: Variable | Any, x1: Variable | Any) -> Variable:
 class Div(Function):
     """y = x0 / x1 (broadcasting).  dy/dx0 = 1/x1, dy/dx1 = -x0/x1**2."""
 
+    rule = "gx0 = gy / x1, gx1 = -gy * x0 / x1**2 (each summed back to its input's shape)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -136,6 +140,7 @@ def div(x0: Variable | Any, x1: Variable | Any) -> Variable:
 class Neg(Function):
     """y = -x.  Same shape; dy/dx = -1."""
 
+    rule = "gx = -gy"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -157,6 +162,7 @@ class Pow(Function):
     dy/dx0 = x1 * x0**(x1 - 1); dy/dx1 = y * log(x0), computed only when the exponent needs it.
     """
 
+    rule = "gx0 = gy * x1 * x0**(x1 - 1), gx1 = gy * y * log(x0)"
     backward_on_arrays = True
     saves_attrs = False
 

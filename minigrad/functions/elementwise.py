@@ -21,6 +21,7 @@ __all__ = ["exp", "log", "sqrt", "abs", "tanh", "clip", "where", "maximum", "min
 class Exp(Function):
     """y = exp(x).  Same shape; dy/dx = y (the saved output)."""
 
+    rule = "gx = gy * y"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -40,6 +41,7 @@ def exp(x: Variable | Any) -> Variable:
 class Log(Function):
     """y = log(x) (natural).  Same shape; dy/dx = 1/x."""
 
+    rule = "gx = gy / x"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -59,6 +61,7 @@ def log(x: Variable | Any) -> Variable:
 class Sqrt(Function):
     """y = sqrt(x).  Same shape; dy/dx = 1 / (2 y)."""
 
+    rule = "gx = gy / (2 * y)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -78,6 +81,7 @@ def sqrt(x: Variable | Any) -> Variable:
 class Abs(Function):
     """y = |x|.  Same shape; dy/dx = sign(x), 0 at 0."""
 
+    rule = "gx = gy * sign(x)"
     backward_on_arrays = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -96,6 +100,7 @@ def abs(x: Variable | Any) -> Variable:  # noqa: A001 - the op's name
 class Tanh(Function):
     """y = tanh(x).  Same shape; dy/dx = 1 - y**2, from the saved output."""
 
+    rule = "gx = gy * (1 - y**2)"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -115,6 +120,7 @@ def tanh(x: Variable | Any) -> Variable:
 class Clip(Function):
     """y = min(max(x, lo), hi).  Same shape; dy/dx = 1 where lo <= x <= hi, else 0."""
 
+    rule = "gx = gy where lo <= x <= hi, else 0"
     backward_on_arrays = True
     __slots__ = ("lo", "hi")
 
@@ -151,6 +157,7 @@ class Where(Function):
     """y = x0 where cond else x1 (cond, x0, x1 broadcast together; cond a constant boolean
     array).  dy/dx0 = cond, dy/dx1 = not cond, each summed back to the input's shape."""
 
+    rule = "gx0 = gy where cond, gx1 = gy where not cond"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -188,6 +195,7 @@ class _Extremum(Function):
     dy/dx0 = share0 (1 where x0 wins, 1/2 on a tie, else 0), dy/dx1 = 1 - share0.
     """
 
+    rule = "gx0 = gy where x0 wins (half on a tie), gx1 = the rest of gy"
     backward_on_arrays = True
     __slots__ = ()
 

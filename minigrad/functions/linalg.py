@@ -39,6 +39,7 @@ class MatMul(Function):
     dx0 = gy @ x1^T, dx1 = x0^T @ gy, each summed over broadcast batch dimensions.
     """
 
+    rule = "gx0 = gy @ x1.T, gx1 = x0.T @ gy"
     backward_on_arrays = True
     saves_attrs = False
     name = "matmul"
@@ -85,6 +86,7 @@ class Linear(Function):
     dx = gy @ W^T (only if x needs it: never for a data batch), dW = x^T @ gy, db = sum(gy, 0).
     """
 
+    rule = "gx = gy @ W.T, gW = x.T @ gy, gb = sum of gy over the batch"
     backward_on_arrays = True
     saves_attrs = False
 

@@ -47,6 +47,7 @@ class SoftmaxCrossEntropy(Function):
     dx = (softmax(x) - onehot(t)) * gy / N.
     """
 
+    rule = "gx = (softmax(x) - onehot(t)) * gy / N"
     backward_on_arrays = True
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -85,6 +86,7 @@ class SoftmaxCrossEntropyOneHot(Function):
     """The same loss with soft or one-hot targets.  x: (N, C) logits; t: (N, C) in x's dtype
     -> ().  dx = (softmax(x) - t) * gy / N; dt = -log_softmax(x) * gy / N."""
 
+    rule = "gx = (softmax(x) - t) * gy / N, gt = -log_softmax(x) * gy / N"
     backward_on_arrays = True
     name = "softmax_cross_entropy"
 
@@ -151,6 +153,7 @@ class MeanSquaredError(Function):
     """loss = mean((x0 - x1)**2) over all elements (PyTorch's convention).  x0, x1: the same
     shape -> ().  dx0 = 2 (x0 - x1) gy / size = -dx1."""
 
+    rule = "gx0 = 2 * (x0 - x1) * gy / size, gx1 = -gx0"
     backward_on_arrays = True
     saves_attrs = False
 
@@ -183,6 +186,7 @@ class BinaryCrossEntropyWithLogits(Function):
     """loss = mean(max(x, 0) - x t + log(1 + exp(-|x|))), stable for any logit x; t in [0, 1].
     x, t: the same shape -> ().  dx = (sigmoid(x) - t) * gy / size; dt = -x * gy / size."""
 
+    rule = "gx = (sigmoid(x) - t) * gy / size, gt = -x * gy / size"
     backward_on_arrays = True
     saves_attrs = False
     name = "binary_cross_entropy_with_logits"

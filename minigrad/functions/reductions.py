@@ -56,6 +56,7 @@ def _reduce(cls: type[_Reduction], x: Any, axis: Axis, keepdims: bool) -> Variab
 class Sum(_Reduction):
     """y = x.sum(axis, keepdims).  dx = gy broadcast back to x's shape."""
 
+    rule = "gx = gy broadcast back to x's shape"
     saves_attrs = False
     __slots__ = ()
 
@@ -75,6 +76,7 @@ def sum(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variabl
 class Mean(_Reduction):
     """y = x.mean(axis, keepdims).  dx = gy / n broadcast back (n: the elements averaged)."""
 
+    rule = "gx = gy / n broadcast back to x's shape (n: elements averaged)"
     saves_attrs = False
     __slots__ = ()
 
@@ -97,6 +99,7 @@ class _Extreme(_Reduction):
     """max/min over axes: dx = gy broadcast back, times the share of each element (1/k for
     each of k elements equal to the result, 0 for the others)."""
 
+    rule = "gx = gy broadcast back, shared among the elements equal to y"
     __slots__ = ()
 
     def backward(self, gy: Any) -> Any:
@@ -148,6 +151,7 @@ class LogSumExp(_Reduction):
     dx = gy * exp(x - y) = gy * softmax(x) along the axis.
     """
 
+    rule = "gx = gy * softmax(x) = gy * exp(x - y)"
     saves_attrs = False
     name = "logsumexp"
     __slots__ = ()

@@ -40,6 +40,7 @@ def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
 class Reshape(Function):
     """y = x.reshape(shape).  Same elements, new shape; dx = gy.reshape(x.shape)."""
 
+    rule = "gx = gy reshaped to x's shape"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("shape",)
@@ -75,6 +76,7 @@ def reshape(x: Variable | Any, *shape: Any) -> Variable:
 class Transpose(Function):
     """y = x.transpose(axes) (axes reversed if None).  dx = gy transposed by the inverse."""
 
+    rule = "gx = gy transposed back (the inverse permutation)"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axes",)
@@ -128,6 +130,7 @@ def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variabl
 class BroadcastTo(Function):
     """y = x broadcast to `shape` (NumPy's rules).  dx = gy summed back to x's shape."""
 
+    rule = "gx = gy summed back to x's shape"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("shape",)
@@ -160,6 +163,7 @@ def broadcast_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
 class SumTo(Function):
     """y = x summed down to `shape` (a broadcast undone).  dx = gy broadcast back to x's shape."""
 
+    rule = "gx = gy broadcast back to x's shape"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("shape",)
@@ -216,6 +220,7 @@ class GetItem(Function):
     """y = x[index] (NumPy's basic and advanced indexing).  dx = zeros of x's shape with gy
     added at `index` (`np.add.at`, so an element picked twice receives both gradients)."""
 
+    rule = "gx = zeros of x's shape with gy added at the index"
     backward_on_arrays = True
     saves_attrs = False
     name = "getitem"
@@ -257,6 +262,7 @@ class ScatterAdd(Function):
     """y = zeros(shape) with x added at `index`: getitem's backward as an op, so that a
     recorded backward (create_graph) can be differentiated again.  dx = gy[index]."""
 
+    rule = "gx = gy[index]"
     backward_on_arrays = True
     saves_attrs = False
     name = "scatter_add"
@@ -276,6 +282,7 @@ class ScatterAdd(Function):
 class Concatenate(Function):
     """y = concatenate(xs, axis).  Each dx is gy's slice for that input along `axis`."""
 
+    rule = "gx_i = gy's slice for input i"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axis",)
@@ -329,6 +336,7 @@ def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
 class Stack(Function):
     """y = stack(xs, axis), a new axis.  Each dx is gy indexed at its position on that axis."""
 
+    rule = "gx_i = gy[i] along the new axis"
     backward_on_arrays = True
     saves_attrs = False
     __slots__ = ("axis",)

@@ -40,3 +40,15 @@ def test_function_classes_stay_in_their_family_modules():
     for cls in (ReLU, Linear, SoftmaxCrossEntropy):
         assert issubclass(cls, mg.Function)
     assert ReLU.name == "relu" and Linear.name == "linear"
+
+
+def test_every_builtin_op_declares_its_backward_rule_beside_its_backward():
+    for fam in FAMILIES:
+        for name, cls in vars(fam).items():
+            if (
+                inspect.isclass(cls)
+                and issubclass(cls, mg.Function)
+                and cls.__module__ == fam.__name__
+                and "backward" in vars(cls)
+            ):
+                assert isinstance(cls.rule, str) and "g" in cls.rule, name
