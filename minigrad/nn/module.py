@@ -50,15 +50,6 @@ def _first(container: Any) -> Any:
     return container[0] if len(container) else None
 
 
-def _fingerprint(container: Any) -> Any:
-    """What the parameter cache must see unchanged in a list, tuple or dict attribute: the
-    identity of every item of a walked container, of the first item of a skipped one."""
-    first = _first(container)
-    if isinstance(first, Parameter | Module):
-        return tuple(map(id, container.values() if isinstance(container, dict) else container))
-    return id(first)
-
-
 def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
     """What `np.savez` writes (one `name.npy` member per array, readable by `np.load`), but
     for any names: savez's keyword arguments clash with keys like `file`."""
@@ -66,12 +57,6 @@ def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             with zf.open(name + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, arr, allow_pickle=False)
-
-
-# Bumped whenever any module gains, loses or replaces a Parameter, Module or container
-# attribute: a module's cached parameter list is valid while this and its containers'
-# fingerprints are unchanged.
-_structure_version = 0
 
 
 def _call(module: Module, method: Callable[..., Any], args: Any, kwargs: Any) -> Any:
@@ -116,38 +101,48 @@ class Module:
 
     # -- attribute registration
     def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] != "_" and (
-            isinstance(value, _TRACKED) or isinstance(self.__dict__.get(name), _TRACKED)
-        ):
-            global _structure_version
-            _structure_version += 1
-            if isinstance(value, Parameter) and value.name is None:
-                value.name = name
+        if isinstance(value, Parameter) and value.name is None and name[0] != "_":
+            value.name = name
         object.__setattr__(self, name, value)
 
-    def __delattr__(self, name: str) -> None:
-        if isinstance(self.__dict__.get(name), _TRACKED):
-            global _structure_version
-            _structure_version += 1
-        object.__delattr__(self, name)
-
-    def _members(self, containers: list[Any] | None = None) -> Iterator[tuple[str, Any]]:
-        """The Parameters and Modules this module holds directly, as (name, object).
-        The list, tuple and dict attributes seen are appended to `containers` if given."""
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """The Parameters and Modules this module holds directly, as (name, object)."""
         for name, value in self.__dict__.items():
             if name[0] == "_":
                 continue
-            if isinstance(value, Parameter | Module):
+            if isinstance(value, _NODES):
                 yield name, value
-            elif isinstance(value, list | tuple | dict):
-                if containers is not None:
-                    containers.append(value)
-                if not isinstance(_first(value), Parameter | Module):
+            elif isinstance(value, _CONTAINERS):
+                if not isinstance(_first(value), _NODES):
                     continue
                 items = value.items() if isinstance(value, dict) else enumerate(value)
                 for key, item in items:
-                    if isinstance(item, Parameter | Module):
+                    if isinstance(item, _NODES):
                         yield f"{name}.{key}", item
+
+    def _tree(self, prefix: str) -> tuple[list[tuple[str, Module]], list[tuple[str, Parameter]]]:
+        """One walk of the tree: the modules (parents before children, in the order they were
+        assigned) and the Parameters (a module's own before its submodules'), each once,
+        with dotted names."""
+        modules: list[tuple[str, Module]] = []
+        params: list[tuple[str, Parameter]] = []
+        seen = {id(self)}
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            modules.append((name, m))
+            kids = []
+            for key, obj in m._members():
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                full = f"{name}.{key}" if name else key
+                if isinstance(obj, Module):
+                    kids.append((full, obj))
+                else:
+                    params.append((full, obj))
+            stack.extend(reversed(kids))
+        return modules, params
 
     # -- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -166,17 +161,7 @@ class Module:
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module (named `prefix`, "" by default) and every submodule below it, each once,
         parents before children, with dotted names (`layers.Affine1`)."""
-        seen = {id(self)}
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:
-            name, m = stack.pop()
-            yield name, m
-            kids = []
-            for child_name, child in m.named_children():
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    kids.append((f"{name}.{child_name}" if name else child_name, child))
-            stack.extend(reversed(kids))
+        return iter(self._tree(prefix)[0])
 
     def modules(self) -> Iterator[Module]:
         """This module and every submodule, each once."""
@@ -187,42 +172,11 @@ class Module:
         """Every Parameter of the tree as (dotted name, Parameter), each once: a Parameter
         reachable by several paths keeps the first name (a module's own Parameters come
         before those of its submodules)."""
-        if prefix == "":
-            return iter(self._parameter_cache())
-        return iter(self._walk_parameters(prefix, None))
+        return iter(self._tree(prefix)[1])
 
     def parameters(self) -> Iterator[Parameter]:
         """Every Parameter of the tree, each once (what an optimizer takes)."""
-        return iter([p for _, p in self._parameter_cache()])
-
-    def _walk_parameters(
-        self, prefix: str, containers: list[Any] | None
-    ) -> list[tuple[str, Parameter]]:
-        seen: set[int] = set()
-        out = []
-        for mod_name, m in self.named_modules(prefix):
-            for name, p in m._members(containers):
-                if isinstance(p, Parameter) and id(p) not in seen:
-                    seen.add(id(p))
-                    out.append(((f"{mod_name}.{name}" if mod_name else name), p))
-        return out
-
-    def _parameter_cache(self) -> tuple[tuple[str, Parameter], ...]:
-        # zero_grad runs every step: walking the tree each time would cost more than the
-        # rest of a small model's step. The walk is redone only when some module's
-        # attributes or one of the tree's containers changed.
-        cache = self.__dict__.get("_param_cache")
-        if cache is not None and cache[0] == _structure_version:
-            for container, fp in cache[2]:
-                if _fingerprint(container) != fp:
-                    break
-            else:
-                return cache[1]
-        containers: list[Any] = []
-        items = tuple(self._walk_parameters("", containers))
-        snapshot = tuple((c, _fingerprint(c)) for c in containers)
-        object.__setattr__(self, "_param_cache", (_structure_version, items, snapshot))
-        return items
+        return iter([p for _, p in self._tree("")[1]])
 
     # -- running
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -245,7 +199,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget the gradients of every Parameter (`grad` becomes None)."""
-        for _, p in self._parameter_cache():
+        for p in self.parameters():
             p.grad = None
 
     # -- saving and loading
@@ -368,5 +322,6 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-# What __setattr__ watches: assigning or replacing one of these may change the tree.
-_TRACKED = (Parameter, Module, list, tuple, dict)
+# What the walk looks at: the nodes of the tree, and the containers that may hold them.
+_NODES = (Parameter, Module)
+_CONTAINERS = (list, tuple, dict)
