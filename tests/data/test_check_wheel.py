@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-
-import pytest
-
 from pathlib import Path
 
+import pytest
 from scripts import load
 
 from .conftest import N_TEST, N_TRAIN, Fake, patch_pip
-
 
 check_wheel = load(Path(__file__).parents[2] / ".ci" / "check_wheel.py", "check_wheel")
 
