@@ -13,6 +13,7 @@ import numpy as np
 
 from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions import _both as both
+from minigrad.functions._bases import AlongAxis
 from minigrad.functions._util import (
     check_float,
     data_of,
@@ -96,16 +97,10 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
     return _apply1(LeakyReLU(float(slope)), x)
 
 
-class Softmax(Function):
+class Softmax(AlongAxis):
     """y = exp(x) / sum(exp(x)) along `axis`.  Same shape; dx = y * (gy - sum(gy * y, axis))."""
 
     rule = "gx = y * (gy - sum(gy * y, axis))"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return softmax_array(x, self.axis)
@@ -114,9 +109,6 @@ class Softmax(Function):
         (y,) = self.saved_outputs
         gyy = gy * y
         return gyy - y * gyy.sum(axis=self.axis, keepdims=True)
-
-    def label(self) -> str:
-        return f"softmax axis={self.axis}"
 
 
 def _one_axis(axis: Any, x: Any, op: str) -> int:
@@ -132,17 +124,11 @@ def softmax(x: Variable | Any, axis: int = -1) -> Variable:
     return _apply1(Softmax(_one_axis(axis, x, "softmax")), x)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(AlongAxis):
     """y = x - logsumexp(x, axis).  Same shape; dx = gy - softmax(x) * sum(gy, axis), with
     softmax(x) = exp(y)."""
 
     rule = "gx = gy - softmax(x) * sum(gy, axis)"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return log_softmax_array(x, self.axis)
@@ -150,9 +136,6 @@ class LogSoftmax(Function):
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved_outputs
         return gy - both.exp(y) * gy.sum(axis=self.axis, keepdims=True)
-
-    def label(self) -> str:
-        return f"log_softmax axis={self.axis}"
 
 
 def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:

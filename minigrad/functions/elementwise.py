@@ -197,7 +197,6 @@ class _Extremum(Function):
 
     rule = "gx0 = gy where x0 wins (half on a tie), gx1 = the rest of gy"
     backward_on_arrays = True
-    __slots__ = ()
 
     def backward(self, gy: Any) -> tuple[Any, Any]:
         x0, x1 = self.saved_inputs
@@ -226,8 +225,6 @@ def _binary_check(op: str, x0: Any, x1: Any) -> None:
 class Maximum(_Extremum):
     """y = max(x0, x1) elementwise."""
 
-    __slots__ = ()
-
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         y = np.maximum(x0, x1)
         self._save_share(x0 > x1, x0 == x1, y)
@@ -242,8 +239,6 @@ def maximum(x0: Variable | Any, x1: Variable | Any) -> Variable:
 
 class Minimum(_Extremum):
     """y = min(x0, x1) elementwise."""
-
-    __slots__ = ()
 
     def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         y = np.minimum(x0, x1)

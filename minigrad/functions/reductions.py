@@ -58,7 +58,6 @@ class Sum(_Reduction):
 
     rule = "gx = gy broadcast back to x's shape"
     saves_attrs = False
-    __slots__ = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.sum(axis=self.axis, keepdims=self.keepdims)
@@ -78,7 +77,6 @@ class Mean(_Reduction):
 
     rule = "gx = gy / n broadcast back to x's shape (n: elements averaged)"
     saves_attrs = False
-    __slots__ = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.mean(axis=self.axis, keepdims=self.keepdims)
@@ -96,32 +94,30 @@ def mean(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variab
 
 
 class _Extreme(_Reduction):
-    """max/min over axes: dx = gy broadcast back, times the share of each element (1/k for
-    each of k elements equal to the result, 0 for the others)."""
+    """max/min over axes: y = extreme(x, axis, keepdims); dx = gy broadcast back, times the
+    share of each element (1/k for each of k elements equal to the result, 0 for the others)."""
 
     rule = "gx = gy broadcast back, shared among the elements equal to y"
-    __slots__ = ()
+    #: np.max or np.min.
+    extreme: Any
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = self.extreme(x, axis=self.axis, keepdims=self.keepdims)
+        yk = y if self.keepdims else np.expand_dims(y, normalize_axes(self.axis, x.ndim, self.name))
+        hit = x == yk
+        count = hit.sum(axis=self.axis, keepdims=True)
+        self.share = hit / count.astype(x.dtype if x.dtype.kind == "f" else np.float64)
+        return y
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return self._expand(gy, x.shape) * self.share
 
-    def _save_share(self, x: np.ndarray, y: np.ndarray) -> None:
-        yk = y if self.keepdims else np.expand_dims(y, normalize_axes(self.axis, x.ndim, self.name))
-        hit = x == yk
-        count = hit.sum(axis=self.axis, keepdims=True)
-        self.share = hit / count.astype(x.dtype if x.dtype.kind == "f" else np.float64)
-
 
 class Max(_Extreme):
     """y = x.max(axis, keepdims)."""
 
-    __slots__ = ()
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x.max(axis=self.axis, keepdims=self.keepdims)
-        self._save_share(x, y)
-        return y
+    extreme = staticmethod(np.max)
 
 
 def max(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
@@ -132,12 +128,7 @@ def max(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variabl
 class Min(_Extreme):
     """y = x.min(axis, keepdims)."""
 
-    __slots__ = ()
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x.min(axis=self.axis, keepdims=self.keepdims)
-        self._save_share(x, y)
-        return y
+    extreme = staticmethod(np.min)
 
 
 def min(x: Variable | Any, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
@@ -154,7 +145,6 @@ class LogSumExp(_Reduction):
     rule = "gx = gy * softmax(x) = gy * exp(x - y)"
     saves_attrs = False
     name = "logsumexp"
-    __slots__ = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         m = x.max(axis=self.axis, keepdims=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from minigrad.core import Function, Variable, _apply1
 from minigrad.functions import _both as both
+from minigrad.functions._bases import AlongAxis, ToShape
 from minigrad.functions._util import data_of, shape_of, shape_str, sum_to_array
 
 __all__ = [
@@ -37,16 +38,10 @@ def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-class Reshape(Function):
+class Reshape(ToShape):
     """y = x.reshape(shape).  Same elements, new shape; dx = gy.reshape(x.shape)."""
 
     rule = "gx = gy reshaped to x's shape"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -60,9 +55,6 @@ class Reshape(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return gy.reshape(np.shape(x))
-
-    def label(self) -> str:
-        return f"reshape {shape_str(self.shape)}"
 
 
 def reshape(x: Variable | Any, *shape: Any) -> Variable:
@@ -127,16 +119,10 @@ def flatten(x: Variable | Any, start_dim: int = 0, end_dim: int = -1) -> Variabl
     return reshape(x, shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
 
 
-class BroadcastTo(Function):
+class BroadcastTo(ToShape):
     """y = x broadcast to `shape` (NumPy's rules).  dx = gy summed back to x's shape."""
 
     rule = "gx = gy summed back to x's shape"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -151,25 +137,16 @@ class BroadcastTo(Function):
         (x,) = self.saved_inputs
         return both.sum_to(gy, np.shape(x))
 
-    def label(self) -> str:
-        return f"broadcast_to {shape_str(self.shape)}"
-
 
 def broadcast_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
     """x broadcast to `shape` (NumPy's rules); its gradient is summed back to x's shape."""
     return BroadcastTo(_shape_arg((shape,), "broadcast_to"))(x)
 
 
-class SumTo(Function):
+class SumTo(ToShape):
     """y = x summed down to `shape` (a broadcast undone).  dx = gy broadcast back to x's shape."""
 
     rule = "gx = gy broadcast back to x's shape"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -185,9 +162,6 @@ class SumTo(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return both.broadcast_to(gy, np.shape(x))
-
-    def label(self) -> str:
-        return f"sum_to {shape_str(self.shape)}"
 
 
 def sum_to(x: Variable | Any, shape: tuple[int, ...]) -> Variable:
@@ -279,16 +253,10 @@ class ScatterAdd(Function):
         return gy[self.index]
 
 
-class Concatenate(Function):
+class Concatenate(AlongAxis):
     """y = concatenate(xs, axis).  Each dx is gy's slice for that input along `axis`."""
 
     rule = "gx_i = gy's slice for input i"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         return np.concatenate(xs, axis=self.axis)
@@ -306,9 +274,6 @@ class Concatenate(Function):
                 gxs.append(None)
             start += n
         return tuple(gxs)
-
-    def label(self) -> str:
-        return f"concatenate axis={self.axis}"
 
 
 def _seq(xs: Sequence[Any], op: str) -> list[Any]:
@@ -333,16 +298,10 @@ def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
     return Concatenate(ax)(*items)
 
 
-class Stack(Function):
+class Stack(AlongAxis):
     """y = stack(xs, axis), a new axis.  Each dx is gy indexed at its position on that axis."""
 
     rule = "gx_i = gy[i] along the new axis"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("axis",)
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         return np.stack(xs, axis=self.axis)
@@ -353,9 +312,6 @@ class Stack(Function):
         return tuple(
             gy[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
         )
-
-    def label(self) -> str:
-        return f"stack axis={self.axis}"
 
 
 def stack(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:

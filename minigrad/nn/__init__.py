@@ -7,39 +7,17 @@
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import init
-from minigrad.nn.layers import (
-    Affine,
-    Dropout,
-    Flatten,
-    Linear,
-    ReLU,
-    Relu,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
-from minigrad.nn.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxWithLoss
-from minigrad.nn.models import MLP, TwoLayerNet
-from minigrad.nn.module import IncompatibleKeys, Module
+from minigrad.nn import init, layers, losses, models, module
+from minigrad.nn.layers import *  # noqa: F403
+from minigrad.nn.losses import *  # noqa: F403
+from minigrad.nn.models import *  # noqa: F403
+from minigrad.nn.module import *  # noqa: F403
 
 __all__ = [
-    "Module",
+    *module.__all__,
     "Parameter",
-    "IncompatibleKeys",
-    "Linear",
-    "Affine",
-    "ReLU",
-    "Relu",
-    "Sigmoid",
-    "Tanh",
-    "Dropout",
-    "Flatten",
-    "Sequential",
-    "SoftmaxWithLoss",
-    "SoftmaxCrossEntropy",
-    "MSELoss",
-    "TwoLayerNet",
-    "MLP",
+    *layers.__all__,
+    *losses.__all__,
+    *models.__all__,
     "init",
 ]
