@@ -1,5 +1,5 @@
 """The backward engine: long chains, freeing the graph, retain_graph, accumulation and the
-seed gradient (design §2)."""
+seed gradient (docs/architecture.md, "The engine")."""
 
 import gc
 import weakref

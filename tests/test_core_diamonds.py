@@ -1,5 +1,5 @@
 """Diamonds, shared subexpressions, multi-output ops and random DAGs: every gradient is
-summed correctly and each backward runs once, after all its outputs' grads (design §2)."""
+summed correctly and each backward runs once, after all its outputs' grads (docs/architecture.md, "The engine")."""
 
 import numpy as np
 import pytest

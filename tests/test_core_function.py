@@ -1,4 +1,4 @@
-"""User-defined Functions, constant inputs and `needs_input_grad` (design §2)."""
+"""User-defined Functions, constant inputs and `needs_input_grad` (docs/architecture.md, "The engine")."""
 
 import numpy as np
 import pytest

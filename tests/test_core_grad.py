@@ -1,4 +1,4 @@
-"""`minigrad.grad`, higher-order derivatives, hooks and `retain_grad` (design §2)."""
+"""`minigrad.grad`, higher-order derivatives, hooks and `retain_grad` (docs/architecture.md, "The engine")."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Grad modes (`no_grad`, `enable_grad`), `detect_anomaly` and dtypes (design §2)."""
+"""Grad modes (`no_grad`, `enable_grad`), `detect_anomaly` and dtypes (docs/architecture.md, "The engine")."""
 
 import inspect
 import os

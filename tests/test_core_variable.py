@@ -1,4 +1,4 @@
-"""Variable and Parameter: construction, dtypes, identity, array-like access (design §2)."""
+"""Variable and Parameter: construction, dtypes, identity, array-like access (docs/architecture.md, "The engine")."""
 
 import numpy as np
 import pytest
