@@ -561,6 +561,9 @@ class Function:
     #: Whether forward stores attributes on self; built-in ops that store none say False,
     #: which spares the release an empty instance dict.
     saves_attrs = True
+    #: Positions of inputs this op never differentiates (class labels): an integer Variable
+    #: there is expected, not warned about.
+    nondiff_inputs: tuple[int, ...] = ()
     #: The local rule of backward as text, for the backward explorer (`minigrad.viz.
     #: explain_backward`), e.g. "gx0 = gy * x1, gx1 = gy * x0"; None if not given.
     rule: str | None = None
@@ -751,6 +754,8 @@ def _record(
     if needs is _NEEDS1 or needs is _FIRST:
         # The common case, one input needing grad, without the loop below: 0.1 us per op
         # less (bench_overhead.py, 1,000-op chain).
+        if needs is _FIRST and type(inputs[1]) is Variable:
+            _check_can_hold_grad(f, 1, inputs[1])
         c = inputs[0].creator
         f._parents = c
         f.generation = 0 if c is None else c.generation + 1
@@ -772,9 +777,38 @@ def _record(
                     parents = (parents, c)
                 if c.generation >= gen:
                     gen = c.generation + 1
+        elif type(inputs[i]) is Variable:
+            _check_can_hold_grad(f, i, inputs[i])
     f._parents = parents
     f.generation = gen
     return out
+
+
+def _check_can_hold_grad(f: Function, i: int, x: Variable) -> None:
+    """Warn when a recorded op's input is a leaf Variable that cannot hold a gradient (its
+    data is not floating), unless the op never differentiates that input (labels): a
+    backward through the op would otherwise leave its .grad None without a word."""
+    if x.creator is None and x.data.dtype.kind not in "fc" and i not in f.nondiff_inputs:
+        name = f" {x.name!r}" if x.name else ""
+        _warn_user(
+            f"{f.name}: input {i}{name} is a Variable of dtype {x.data.dtype}, which cannot "
+            "hold a gradient: backward will leave its .grad None. Make it floating (Python "
+            "numbers and lists are; for an array, x.astype(float)) to get its gradient."
+        )
+
+
+def _warn_user(message: str) -> None:
+    """A UserWarning pointing at the first line of the user's code (outside minigrad)."""
+    import sys
+    import warnings
+
+    pkg = __file__.rsplit("/", 1)[0]
+    level = 2  # stacklevel 2 is the frame of the caller, sys._getframe(1)
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(pkg):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def _variable(data: np.ndarray, creator: Function | None) -> Variable:

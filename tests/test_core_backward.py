@@ -297,3 +297,25 @@ def test_backward_never_writes_into_the_arrays_it_was_given():
     y.backward(seed)
     np.testing.assert_array_equal(seed, [1.0, 1.0])
     np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+
+
+def test_an_integer_leaf_in_a_recorded_op_is_warned_about_not_left_none_in_silence():
+    apple = Variable(np.array(100), name="apple")  # int64: it cannot hold a gradient
+    tax = Variable(1.1)
+    with pytest.warns(
+        UserWarning,
+        match=r"mul: input 0 'apple' is a Variable of dtype int64.*cannot hold a gradient.*\.grad None",
+    ) as record:
+        price = apple * tax
+    assert record[0].filename == __file__  # points at the user's line
+    price.backward()
+    assert apple.grad is None and float(tax.grad) == 100.0
+    with pytest.warns(UserWarning, match="input 1"):
+        _ = tax * np.array(2) * Variable(np.array([3]))
+
+
+def test_integer_labels_given_as_a_variable_are_not_warned_about(recwarn):
+    x = Variable(np.ones((2, 3)))
+    t = Variable(np.array([0, 2]), name="t")
+    F.softmax_cross_entropy(x, t).backward()
+    assert not [w for w in recwarn.list if "cannot hold a gradient" in str(w.message)]

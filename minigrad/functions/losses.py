@@ -49,6 +49,7 @@ class SoftmaxCrossEntropy(Function):
 
     rule = "gx = (softmax(x) - onehot(t)) * gy / N"
     backward_on_arrays = True
+    nondiff_inputs = (1,)
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         n = x.shape[0]
