@@ -694,6 +694,9 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
         d0, r0 = (x0 if type(x0) is np.ndarray else _as_const(x0, f.name)), False
     if isinstance(x1, Variable):
         d1, r1 = x1.data, x1.requires_grad
+        if r0 and not r1 and mode.grad_enabled:
+            # _record's fast case does not look at a second input that needs no grad.
+            _check_can_hold_grad(f, 1, x1)
     else:
         d1, r1 = (x1 if type(x1) is np.ndarray else _as_const(x1, f.name)), False
     y = f.forward(d0, d1)
@@ -754,8 +757,6 @@ def _record(
     if needs is _NEEDS1 or needs is _FIRST:
         # The common case, one input needing grad, without the loop below: 0.1 us per op
         # less (bench_overhead.py, 1,000-op chain).
-        if needs is _FIRST and type(inputs[1]) is Variable:
-            _check_can_hold_grad(f, 1, inputs[1])
         c = inputs[0].creator
         f._parents = c
         f.generation = 0 if c is None else c.generation + 1
