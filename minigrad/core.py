@@ -748,12 +748,7 @@ def _record(
         f._out = _ref(v)
         out: Any = v
     else:
-        ys = tuple(np.asarray(a) for a in y) if type(y) is tuple else (np.asarray(y),)
-        outs = tuple(_variable(a, f) for a in ys)
-        f.saved_outputs = ys
-        f._out = None
-        f._outs = tuple(_ref(o) for o in outs)
-        out = outs if type(y) is tuple else outs[0]
+        out = _record_outputs(f, y)
     if needs is _NEEDS1 or needs is _FIRST:
         # The common case, one input needing grad, without the loop below: 0.1 us per op
         # less (bench_overhead.py, 1,000-op chain).
@@ -810,6 +805,17 @@ def _warn_user(message: str) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _record_outputs(f: Function, y: Any) -> Any:
+    """`_record`'s outputs for a forward that returned a tuple or a number (a function of its
+    own: a generator expression in `_record` would make `f` a cell, slower to read there)."""
+    ys = tuple(np.asarray(a) for a in y) if type(y) is tuple else (np.asarray(y),)
+    outs = tuple(_variable(a, f) for a in ys)
+    f.saved_outputs = ys
+    f._out = None
+    f._outs = tuple(_ref(o) for o in outs)
+    return outs if type(y) is tuple else outs[0]
 
 
 def _variable(data: np.ndarray, creator: Function | None) -> Variable:
