@@ -22,6 +22,7 @@ from minigrad.nn.layers import (
 from minigrad.nn.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxWithLoss
 from minigrad.nn.models import MLP, TwoLayerNet
 from minigrad.nn.module import IncompatibleKeys, Module
+from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 
 __all__ = [
     "Module",
@@ -42,4 +43,6 @@ __all__ = [
     "TwoLayerNet",
     "MLP",
     "init",
+    "to_torch_state_dict",
+    "load_torch_state_dict",
 ]
