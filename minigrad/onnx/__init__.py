@@ -1,9 +1,8 @@
 """Leaving minigrad: a model to ONNX and back.
 
->>> import minigrad.onnx
->>> minigrad.onnx.export(net, x_test[:2], "net.onnx")     # doctest: +SKIP
-'net.onnx'
->>> loaded = minigrad.onnx.load("net.onnx")                # a Module, trainable again  # doctest: +SKIP
+    import minigrad.onnx
+    minigrad.onnx.export(net, x_test[:2], "net.onnx")   # any batch size in the file
+    loaded = minigrad.onnx.load("net.onnx")             # a Module, trainable again
 
 `export` runs a model once and writes the graph it recorded as a standard ONNX model (opset
 17 by default, 13 or newer on request), which ONNX Runtime, model viewers and other
