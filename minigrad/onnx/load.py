@@ -226,25 +226,31 @@ def _dims(vi: Any) -> list[int | None] | None:
 
 
 def _place(root: Module, dotted: str, p: Parameter) -> None:
-    """Put `p` at `dotted` in root's tree of groups (`fc1.W` -> root.fc1.W); a name that
-    cannot be a path there (`_x`, `a..b`, a clash) stays flat, with `_` for the dots."""
+    """Put `p` at `dotted` in root's tree of groups (`fc1.W` -> root.fc1.W). A name that
+    cannot be a path there (`_x` would be private, `training` or `forward` would hide the
+    Module's own, `a` and `a.b` clash) stays flat, with `_` for the dots and `p_` in front."""
     parts = dotted.split(".")
     node: Module = root
     ok = all(part and not part.startswith("_") for part in parts)
     if ok:
         for part in parts[:-1]:
             child = node.__dict__.get(part)
-            if child is None:
+            if child is None and _free(node, part):
                 child = _Group()
                 setattr(node, part, child)
             if not isinstance(child, _Group):
                 ok = False
                 break
             node = child
-    if ok and parts[-1] not in node.__dict__ and parts[-1] not in type(node).__dict__:
+    if ok and _free(node, parts[-1]):
         setattr(node, parts[-1], p)
         return
-    flat = "p" + dotted.replace(".", "_") if dotted.startswith("_") else dotted.replace(".", "_")
-    while flat in root.__dict__:
+    flat = "p_" + dotted.replace(".", "_").lstrip("_")
+    while not _free(root, flat):
         flat += "_"
     setattr(root, flat, p)
+
+
+def _free(node: Module, name: str) -> bool:
+    """True if `name` is neither an attribute of `node` nor of its class."""
+    return name not in node.__dict__ and not hasattr(type(node), name)

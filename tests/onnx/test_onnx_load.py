@@ -79,17 +79,23 @@ def test_parameter_tree_keeps_dotted_names(tmp_path):
     # An initializer name that cannot be a path stays flat.
     helper, T = onnx.helper, onnx.TensorProto
     inits = [onnx.numpy_helper.from_array(np.ones(3, np.float32), "_w.a"),
+             onnx.numpy_helper.from_array(np.zeros(3, np.float32), "training"),
              onnx.numpy_helper.from_array(np.ones(3, np.float32), "v")]  # fmt: skip
     m = make_model(
         onnx,
-        [helper.make_node("Mul", ["x", "_w.a"], ["h"]), helper.make_node("Add", ["h", "v"], ["y"])],
+        [
+            helper.make_node("Mul", ["x", "_w.a"], ["h"]),
+            helper.make_node("Add", ["h", "v"], ["g"]),
+            helper.make_node("Add", ["g", "training"], ["y"]),
+        ],
         [helper.make_tensor_value_info("x", T.FLOAT, [None, 3])],
         [helper.make_tensor_value_info("y", T.FLOAT, [None, 3])],
         inits,
     )
     onnx.save(m, str(tmp_path / "flat.onnx"))
     loaded = mg.onnx.load(tmp_path / "flat.onnx")
-    assert sorted(n for n, _ in loaded.named_parameters()) == ["p_w_a", "v"]
+    assert sorted(n for n, _ in loaded.named_parameters()) == ["p_training", "p_w_a", "v"]
+    assert loaded.training is True
     assert_close(loaded(np.ones((2, 3), np.float32)).data, np.full((2, 3), 2, np.float32))
 
 
