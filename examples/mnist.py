@@ -7,7 +7,8 @@
 After each epoch one line `epoch 3/10  loss 0.2345  train_acc 0.9312  test_acc 0.9270  4.1s`;
 the last line of stdout is `test_acc <value>`. Written to --out (default out/): curves.png
 (loss and accuracies per epoch), two_layer_net.npz (the weights; `TwoLayerNet.load` reads
-it) and graph.png (the graph of one mini-batch loss, modules boxed). MNIST is found through
+it) and graph.png (the graph of one mini-batch loss, modules boxed); with --export PATH also
+the model as ONNX, checked by onnxruntime on the test set. MNIST is found through
 --data-dir, $MINIGRAD_DATA, the cache, or downloaded (see minigrad.data.load_mnist).
 Progress bars need tqdm and curves.png matplotlib (`pip install minigrad[examples]`).
 """
@@ -15,6 +16,7 @@ Progress bars need tqdm and curves.png matplotlib (`pip install minigrad[example
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import sys
@@ -65,6 +67,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="float32 by default, float64 with --book (the book's NumPy default)",
     )
     p.add_argument(
+        "--export",
+        metavar="PATH",
+        help="also write the trained model to PATH as ONNX and print onnxruntime's test "
+        "accuracy beside minigrad's (needs pip install 'minigrad[onnx]')",
+    )
+    p.add_argument(
         "--book",
         action="store_true",
         help="the book's setting exactly: 784-50-10, weight_init_std 0.01, one-hot labels, SGD "
@@ -88,6 +96,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.error(f"--{name} must be positive, got {value}")
     if args.lr is not None and not args.lr > 0:
         p.error(f"--lr must be positive, got {args.lr}")
+    if args.export is not None:
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            p.error(f"--export needs {' and '.join(missing)}: pip install 'minigrad[onnx]'")
     return args
 
 
@@ -213,8 +225,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {graph}", flush=True)
     except (ImportError, RuntimeError, OSError) as e:
         warn(f"graph.png was not drawn: {e}")
+    if args.export is not None:
+        export_onnx(net, args.export, x_test, t_test, history["test_acc"][-1])
     print(f"test_acc {history['test_acc'][-1]:.4f}", flush=True)
     return 0
+
+
+def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float) -> None:
+    """Write the trained model to ONNX and print onnxruntime's test accuracy beside minigrad's."""
+    import onnxruntime as ort
+
+    import minigrad.onnx
+
+    minigrad.onnx.export(net, x_test[:2], path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"x": x_test})
+    labels = t_test if t_test.ndim == 1 else t_test.argmax(axis=1)
+    ort_acc = float(np.mean(logits.argmax(axis=1) == labels))
+    print(
+        f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
+    )
 
 
 def report(

@@ -50,6 +50,7 @@ __all__ = [
     "optim",
     "data",
     "viz",
+    "onnx",
 ]
 
 
@@ -65,10 +66,10 @@ Variable._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
 
 
 def __getattr__(name: str) -> object:
-    # viz is imported on first use: `import minigrad` must import NumPy alone, and the graph
-    # pictures need the graphviz package.
-    if name == "viz":
+    # viz and onnx are imported on first use: `import minigrad` must import NumPy alone, the
+    # graph pictures need the graphviz package and the ONNX export the onnx package.
+    if name in ("viz", "onnx"):
         import importlib
 
-        return importlib.import_module("minigrad.viz")
+        return importlib.import_module(f"minigrad.{name}")
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

@@ -81,6 +81,7 @@ def test_the_guide_has_pages_with_code_and_pictures():
         "visualising.md",
         "mnist-tutorial.md",
         "performance.md",
+        "leaving-minigrad.md",
     ]:
         assert page in names
     shown = [name for p in mf.pages() for name in mf.figures_of(p)]
@@ -218,6 +219,7 @@ API_MODULES = [
     "minigrad.optim",
     "minigrad.data",
     "minigrad.viz",
+    "minigrad.onnx",
     "minigrad.gradcheck",
 ]
 

@@ -1,4 +1,5 @@
-"""Neural-network building blocks: `Module`, layers, losses, initializers and models.
+"""Neural-network building blocks: `Module`, layers, losses, initializers and models, and the
+hand-over of weights to and from PyTorch.
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -12,6 +13,7 @@ from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
+from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 
 __all__ = [
     *module.__all__,
@@ -19,5 +21,7 @@ __all__ = [
     *layers.__all__,
     *losses.__all__,
     *models.__all__,
+    "to_torch_state_dict",
+    "load_torch_state_dict",
     "init",
 ]

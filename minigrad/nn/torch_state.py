@@ -1,0 +1,188 @@
+"""PyTorch state dicts: a module's weights under PyTorch's names and layouts, and back.
+
+`to_torch_state_dict(module)` gives what `torch_model.state_dict()` holds for the equivalent
+PyTorch model (as NumPy arrays: `torch.from_numpy` takes them); `load_torch_state_dict(module,
+state_dict)` copies such a dict into a minigrad module. minigrad never imports torch: values
+may be ndarrays or anything with `.numpy()` (tensors).
+
+Each layer with a PyTorch counterpart says how its arrays map, in `TORCH_LAYOUTS`: `Linear`
+(and `Affine`) holds W as (in, out) where PyTorch's `nn.Linear.weight` is (out, in), so it is
+transposed both ways. Names follow the module tree as PyTorch's do: `fc1.weight`,
+`layers.Affine1.bias`, and `0.weight` for the first layer of a `Sequential` (whose children
+minigrad names by index, as `nn.Sequential` does). Layers without parameters (activations,
+Dropout, Flatten, losses) have nothing to map.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Parameter, Variable
+from minigrad.nn.layers import Linear
+from minigrad.nn.module import IncompatibleKeys, Module
+
+__all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
+
+
+@dataclass
+class TorchSlot:
+    """One entry of a PyTorch layer's state dict: its name in the layer (`weight`), the
+    minigrad array it comes from (written in place on load), and the conversion between the
+    two layouts (`to_torch(array)`; its inverse `from_torch`). `param` is the Parameter it
+    covers, if any (every Parameter of a module must be covered by some slot)."""
+
+    name: str
+    array: np.ndarray
+    to_torch: Callable[[np.ndarray], np.ndarray]
+    from_torch: Callable[[np.ndarray], np.ndarray]
+    param: Parameter | None = None
+
+
+#: Layer class -> the slots of one of its instances, in PyTorch's order. A subclass uses its
+#: nearest registered base class (`Affine` uses `Linear`'s).
+TORCH_LAYOUTS: dict[type[Module], Callable[[Any], list[TorchSlot]]] = {}
+
+
+def _same(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    return a.T
+
+
+def _linear_slots(m: Linear) -> list[TorchSlot]:
+    # nn.Linear keeps weight as (out, in) and computes x @ weight.T + bias.
+    slots = [TorchSlot("weight", m.W.data, _transposed, _transposed, m.W)]
+    if m.b is not None:
+        slots.append(TorchSlot("bias", m.b.data, _same, _same, m.b))
+    return slots
+
+
+TORCH_LAYOUTS[Linear] = _linear_slots
+
+
+def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
+    for cls in type(m).__mro__:
+        if cls in TORCH_LAYOUTS:
+            return TORCH_LAYOUTS[cls]
+    return None
+
+
+def _slots(module: Module, who: str) -> OrderedDict[str, TorchSlot]:
+    """Every slot of the tree keyed by its PyTorch name; a ValueError if a Parameter belongs
+    to no layer with a PyTorch counterpart."""
+    if not isinstance(module, Module):
+        raise TypeError(f"{who}: expected a Module, got {type(module).__name__}")
+    slots: OrderedDict[str, TorchSlot] = OrderedDict()
+    covered: set[int] = set()
+    for path, m in module.named_modules():
+        layout = _layout(m)
+        if layout is None:
+            continue
+        for slot in layout(m):
+            slots[f"{path}.{slot.name}" if path else slot.name] = slot
+            if slot.param is not None:
+                covered.add(id(slot.param))
+    orphans = [name for name, p in module.named_parameters() if id(p) not in covered]
+    if orphans:
+        owners = _owners(module, orphans)
+        raise ValueError(
+            f"{who}: {', '.join(owners)} ha{'s' if len(owners) == 1 else 've'} no PyTorch "
+            f"counterpart (parameters {orphans}); layers that map: "
+            + ", ".join(sorted(cls.__name__ for cls in TORCH_LAYOUTS))
+        )
+    return slots
+
+
+def _owners(module: Module, names: list[str]) -> list[str]:
+    """`module 'blk' (MyLayer)` for the modules that hold the named parameters directly."""
+    out: dict[str, None] = {}
+    for path, m in module.named_modules():
+        own = {f"{path}.{k}" if path else k for k, v in m._members() if isinstance(v, Parameter)}
+        for name in names:
+            if name in own:
+                where = f"module '{path}'" if path else "the module"
+                out.setdefault(f"{where} ({type(m).__name__})")
+    return list(out) or ["a module"]
+
+
+def to_torch_state_dict(module: Module) -> OrderedDict[str, np.ndarray]:
+    """The module's weights as PyTorch's `state_dict()` of the equivalent model holds them:
+    PyTorch's names (`0.weight`, `fc1.bias`) -> NumPy arrays in PyTorch's layouts (a Linear's
+    weight as (out, in)), contiguous copies. `torch_model.load_state_dict({k:
+    torch.from_numpy(v) for k, v in sd.items()})` loads them.
+
+    A Parameter in a layer with no PyTorch counterpart raises a ValueError naming the layer.
+    """
+    slots = _slots(module, "to_torch_state_dict")
+    return OrderedDict(
+        (name, np.ascontiguousarray(s.to_torch(s.array)).copy()) for name, s in slots.items()
+    )
+
+
+def load_torch_state_dict(
+    module: Module, state_dict: Mapping[str, Any], strict: bool = True
+) -> IncompatibleKeys:
+    """Copy a PyTorch state dict into `module`, in place: the reverse of
+    `to_torch_state_dict`. Values are ndarrays or anything with `.numpy()` (a PyTorch
+    tensor; `.detach()` and `.cpu()` are called first when present), cast to the module's
+    dtypes.
+
+    Everything is checked before anything is copied: with `strict`, missing and unexpected
+    keys are errors; a shape that does not fit (after the layout change) is always one, as
+    is a Parameter in a layer with no PyTorch counterpart. On error (a ValueError naming the
+    keys and shapes) the module is unchanged. Returns the keys skipped (empty when strict).
+    """
+    who = "load_torch_state_dict"
+    slots = _slots(module, who)
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"{who}: expected a mapping of name -> array, got {type(state_dict).__name__}"
+        )
+    missing = [k for k in slots if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in slots]
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys {missing}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    writes = []
+    for name, slot in slots.items():
+        if name not in state_dict:
+            continue
+        value = _as_array(state_dict[name], name, who)
+        want = slot.to_torch(slot.array).shape
+        if value.shape != want:
+            problems.append(f"{name!r} has shape {value.shape}, expected {want}")
+            continue
+        writes.append((slot, slot.from_torch(value).astype(slot.array.dtype, copy=False)))
+    if problems:
+        raise ValueError(
+            f"{who}: {type(module).__name__}: " + "; ".join(problems) + " (nothing was loaded)"
+        )
+    for slot, value in writes:
+        np.copyto(slot.array, value)
+    return IncompatibleKeys(missing, unexpected)
+
+
+def _as_array(value: Any, name: str, who: str) -> np.ndarray:
+    """An ndarray from an ndarray, a Variable or a tensor-like (`.numpy()`), without torch."""
+    if isinstance(value, Variable):
+        return value.data
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "numpy"):
+        for step in ("detach", "cpu"):
+            if hasattr(value, step):
+                value = getattr(value, step)()
+        return np.asarray(value.numpy())
+    raise TypeError(
+        f"{who}: {name!r} is a {type(value).__name__}; expected an ndarray or a tensor with "
+        ".numpy()"
+    )

@@ -1,0 +1,443 @@
+"""The op mapping, export side: one small exporter per minigrad op, keyed by its Function class.
+
+An exporter gets the `Builder`, the recorded Function (its settings: `axis`, `shape`,
+`index`, ...) and its inputs as `Value`s; it adds the op's ONNX node(s) and returns the
+output's name and dims (which dimensions follow the batch size, see `_builder.py`). The
+output's shape and dtype as recorded are `b.outs[0]`. Elementwise ops compute in their
+output's dtype: constants are written in it, a value of another dtype is cast.
+
+To export a new op, write its exporter here, decorated with `@exports(ItsClass)`, and its
+importer in `importers.py`.
+
+| minigrad op | ONNX nodes |
+| --- | --- |
+| add, sub, mul, div, pow | Add, Sub, Mul, Div, Pow |
+| neg, exp, log, sqrt, abs, tanh | Neg, Exp, Log, Sqrt, Abs, Tanh |
+| clip, where, maximum, minimum | Clip, Where, Max, Min |
+| sigmoid, relu, leaky_relu | Sigmoid, Relu, LeakyRelu |
+| softmax, log_softmax | Softmax, LogSoftmax |
+| dropout (recorded in training mode) | Dropout (an identity at inference) |
+| sum, mean, max, min, logsumexp | ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceLogSumExp |
+| reshape (flatten) | Reshape (Flatten for (N, ...) -> (N, -1)) |
+| transpose, broadcast_to, sum_to | Transpose, Expand, ReduceSum (+ Squeeze) |
+| getitem | Slice, Squeeze, Unsqueeze, Gather, GatherND (+ Range for arange(N)) |
+| concatenate, stack | Concat, Unsqueeze + Concat |
+| matmul, linear | MatMul, Gemm |
+| softmax_cross_entropy (labels / one-hot) | SoftmaxCrossEntropyLoss / LogSoftmax, Mul, ReduceSum, ReduceMean, Neg |
+| mean_squared_error | Sub, Mul, ReduceMean |
+| binary_cross_entropy_with_logits | Relu, Mul, Sub, Abs, Neg, Softplus, Add, ReduceMean |
+| scatter_add (getitem's backward) | ScatterND (reduction add, opset 16+), Reshape |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function
+from minigrad.functions._util import normalize_axes
+from minigrad.functions.activations import (
+    Dropout,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+)
+from minigrad.functions.arithmetic import Add, Div, Mul, Neg, Pow, Sub
+from minigrad.functions.elementwise import (
+    Abs,
+    Clip,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Sqrt,
+    Tanh,
+    Where,
+)
+from minigrad.functions.linalg import Linear, MatMul
+from minigrad.functions.losses import (
+    BinaryCrossEntropyWithLogits,
+    MeanSquaredError,
+    SoftmaxCrossEntropy,
+    SoftmaxCrossEntropyOneHot,
+)
+from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
+from minigrad.functions.shape import (
+    BroadcastTo,
+    Concatenate,
+    GetItem,
+    Reshape,
+    ScatterAdd,
+    Stack,
+    SumTo,
+    Transpose,
+)
+from minigrad.onnx._builder import (
+    Batch,
+    Builder,
+    Dim,
+    UnsupportedOpError,
+    Value,
+    broadcast_sym,
+    reshape_sym,
+)
+from minigrad.onnx._indexing import export_index
+
+#: (output name, output dims)
+Result = tuple[str, tuple[Dim, ...]]
+Exporter = Callable[[Builder, Any, list[Value]], Result]
+
+#: Function class -> its exporter. Only the exact class: a subclass may compute something else.
+EXPORTERS: dict[type[Function], Exporter] = {}
+
+
+def exports(*classes: type[Function]) -> Callable[[Exporter], Exporter]:
+    """Register the decorated function as the exporter of `classes`."""
+
+    def register(fn: Exporter) -> Exporter:
+        for cls in classes:
+            EXPORTERS[cls] = fn
+        return fn
+
+    return register
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def _unary(op_type: str) -> Exporter:
+    def export(b: Builder, f: Any, xs: list[Value]) -> Result:
+        shape, dt = b.outs[0]
+        return b.node(op_type, [b.name(xs[0], dt)]), broadcast_sym(shape, xs[0])
+
+    return export
+
+
+def _variadic(op_type: str) -> Exporter:
+    def export(b: Builder, f: Any, xs: list[Value]) -> Result:
+        shape, dt = b.outs[0]
+        return b.node(op_type, [b.name(x, dt) for x in xs]), broadcast_sym(shape, *xs)
+
+    return export
+
+
+for _cls, _op in [
+    (Neg, "Neg"),
+    (Exp, "Exp"),
+    (Log, "Log"),
+    (Sqrt, "Sqrt"),
+    (Abs, "Abs"),
+    (Tanh, "Tanh"),
+    (Sigmoid, "Sigmoid"),
+    (ReLU, "Relu"),
+]:
+    EXPORTERS[_cls] = _unary(_op)
+
+for _cls, _op in [
+    (Add, "Add"),
+    (Sub, "Sub"),
+    (Mul, "Mul"),
+    (Div, "Div"),
+    (Pow, "Pow"),
+    (Maximum, "Max"),
+    (Minimum, "Min"),
+]:
+    EXPORTERS[_cls] = _variadic(_op)
+
+
+@exports(LeakyReLU)
+def _leaky_relu(b: Builder, f: LeakyReLU, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    return b.node("LeakyRelu", [b.name(xs[0], dt)], alpha=float(f.slope)), xs[0].sym
+
+
+@exports(Clip)
+def _clip(b: Builder, f: Clip, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    lo = "" if f.lo is None else b.const(f.lo, dt)
+    hi = "" if f.hi is None else b.const(f.hi, dt)
+    return b.node("Clip", [b.name(xs[0], dt), lo, hi]), xs[0].sym
+
+
+@exports(Where)
+def _where(b: Builder, f: Where, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    cond, x0, x1 = xs
+    names = [b.name(cond, np.bool_), b.name(x0, dt), b.name(x1, dt)]
+    return b.node("Where", names), broadcast_sym(shape, *xs)
+
+
+@exports(Softmax, LogSoftmax)
+def _softmax(b: Builder, f: Softmax | LogSoftmax, xs: list[Value]) -> Result:
+    # Since opset 13 both normalise along the one given axis, as minigrad's do.
+    op_type = "Softmax" if isinstance(f, Softmax) else "LogSoftmax"
+    shape, dt = b.outs[0]
+    return b.node(op_type, [b.name(xs[0], dt)], axis=int(f.axis)), xs[0].sym
+
+
+@exports(Dropout)
+def _dropout(b: Builder, f: Dropout, xs: list[Value]) -> Result:
+    # Recorded only in training mode; the file is for inference, where Dropout passes its
+    # input through (its mask, the op's second input, is not kept). Written as a Dropout node
+    # so that `load` drops again when the loaded model trains.
+    shape, dt = b.outs[0]
+    ratio = b.const(np.float32(f.p))
+    return b.node("Dropout", [b.name(xs[0], dt), ratio]), xs[0].sym
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _reduced_sym(x: Value, axes: list[int] | None, keepdims: bool) -> tuple[Dim, ...]:
+    if axes is None:
+        return (1,) * x.ndim if keepdims else ()
+    out: list[Dim] = []
+    for i, d in enumerate(x.sym):
+        if i not in axes:
+            out.append(d)
+        elif keepdims:
+            out.append(1)
+    return tuple(out)
+
+
+def _reduction(op_type: str) -> Exporter:
+    def export(b: Builder, f: Any, xs: list[Value]) -> Result:
+        (x,) = xs
+        shape, dt = b.outs[0]
+        axes = None
+        if f.axis is not None and x.ndim:
+            axes = list(normalize_axes(f.axis, x.ndim, f.name))
+        y = b.reduce(op_type, b.name(x, dt), axes, f.keepdims)
+        return y, _reduced_sym(x, axes, f.keepdims)
+
+    return export
+
+
+_reductions: list[tuple[type[Function], str]] = [
+    (Sum, "ReduceSum"),
+    (Mean, "ReduceMean"),
+    (Max, "ReduceMax"),
+    (Min, "ReduceMin"),
+    # ONNX Runtime subtracts the max first, as minigrad does: stable for large inputs.
+    (LogSumExp, "ReduceLogSumExp"),
+]
+for _cls, _op in _reductions:
+    EXPORTERS[_cls] = _reduction(_op)
+
+
+# --------------------------------------------------------------------------- shape
+
+
+@exports(Reshape)
+def _reshape(b: Builder, f: Reshape, xs: list[Value]) -> Result:
+    (x,) = xs
+    shape, dt = b.outs[0]
+    sym = reshape_sym(x, shape, b.batch or 1, "reshape")
+    if (
+        x.ndim > 2
+        and shape == (x.shape[0], int(np.prod(x.shape[1:])))
+        and not any(isinstance(d, Batch) for d in x.sym[1:])
+    ):
+        # (N, C, H, W) -> (N, C*H*W): ONNX's Flatten says so, for any N.
+        return b.node("Flatten", [b.name(x, dt)], axis=1), (x.sym[0], shape[1])
+    target = [-1 if isinstance(d, Batch) else d for d in sym]
+    # allowzero (opset 14+): a 0 in the shape is a size, not "copy the input's dimension".
+    allowzero = 1 if 0 in target and b.opset >= 14 else None
+    return b.node("Reshape", [b.name(x, dt), b.ints(target)], allowzero=allowzero), sym
+
+
+@exports(Transpose)
+def _transpose(b: Builder, f: Transpose, xs: list[Value]) -> Result:
+    (x,) = xs
+    shape, dt = b.outs[0]
+    perm = list(f.axes) if f.axes is not None else list(range(x.ndim))[::-1]
+    return b.node("Transpose", [b.name(x, dt)], perm=perm), tuple(x.sym[p] for p in perm)
+
+
+@exports(BroadcastTo)
+def _broadcast_to(b: Builder, f: BroadcastTo, xs: list[Value]) -> Result:
+    (x,) = xs
+    shape, dt = b.outs[0]
+    sym = broadcast_sym(shape, x)
+    # Expand broadcasts the input against the shape: a 1 keeps the input's (batch) size. A
+    # batch-sized target for something without the batch (broadcast_to(b, x.shape), the
+    # gradient of a sum in a create_graph backward) stays the example's size: export's
+    # check on another batch size then says so.
+    target = [1 if isinstance(d, Batch) else d for d in sym]
+    return b.node("Expand", [b.name(x, dt), b.ints(target)]), sym
+
+
+@exports(SumTo)
+def _sum_to(b: Builder, f: SumTo, xs: list[Value]) -> Result:
+    (x,) = xs
+    shape, dt = b.outs[0]
+    lead = x.ndim - len(shape)
+    axes = list(range(lead)) + [
+        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
+    ]
+    sym = tuple(
+        x.sym[i + lead] if isinstance(x.sym[i + lead], Batch) and n == x.shape[i + lead] else n
+        for i, n in enumerate(shape)
+    )
+    y = b.name(x, dt)
+    if axes:
+        y = b.reduce("ReduceSum", y, axes, keepdims=True)
+    if lead:
+        y = b.node("Squeeze", [y, b.ints(list(range(lead)))])
+    if y == x.name:
+        y = b.node("Identity", [y])
+    return y, sym
+
+
+@exports(Concatenate)
+def _concatenate(b: Builder, f: Concatenate, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    ax = f.axis % len(shape)
+    return b.node("Concat", [b.name(x, dt) for x in xs], axis=ax), _joined_sym(shape, xs, ax)
+
+
+@exports(Stack)
+def _stack(b: Builder, f: Stack, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    ax = f.axis
+    parts = [b.node("Unsqueeze", [b.name(x, dt), b.ints([ax])]) for x in xs]
+    merged = broadcast_sym(shape[:ax] + shape[ax + 1 :], *xs)
+    return b.node("Concat", parts, axis=ax), merged[:ax] + (len(xs),) + merged[ax:]
+
+
+def _joined_sym(shape: tuple[int, ...], xs: list[Value], ax: int) -> tuple[Dim, ...]:
+    """The dims of a concatenation along `ax`: the batch part adds up (N + N = 2N); a batch
+    joined with fixed-size parts follows N in no way a reshape could use."""
+    others = broadcast_sym(shape[:ax] + shape[ax + 1 :], *[_drop(x, ax) for x in xs])
+    parts = [x.sym[ax] for x in xs]
+    along: Dim = shape[ax]
+    if all(isinstance(d, Batch) for d in parts):
+        ks = [d.k for d in parts if isinstance(d, Batch)]
+        known = [k for k in ks if k is not None]
+        along = Batch(sum(known, Fraction(0)) if len(known) == len(ks) else None)
+    elif any(isinstance(d, Batch) for d in parts):
+        along = Batch(None)
+    return others[:ax] + (along,) + others[ax:]
+
+
+def _drop(x: Value, ax: int) -> Value:
+    return Value(x.name, x.dtype, x.shape[:ax] + x.shape[ax + 1 :], x.sym[:ax] + x.sym[ax + 1 :])
+
+
+# --------------------------------------------------------------------------- getitem
+
+
+@exports(GetItem)
+def _getitem(b: Builder, f: GetItem, xs: list[Value]) -> Result:
+    # NumPy's indexing rules take a module of their own: _indexing.py.
+    return export_index(b, xs[0], f.index)
+
+
+# --------------------------------------------------------------------------- linalg
+
+
+@exports(MatMul)
+def _matmul(b: Builder, f: MatMul, xs: list[Value]) -> Result:
+    # ONNX's MatMul follows NumPy's matmul, 1-D operands and batch broadcasting included.
+    shape, dt = b.outs[0]
+    x0, x1 = xs
+    out: list[Dim] = list(shape)
+    lead0 = x0.sym[:-2] if x0.ndim >= 2 else ()
+    lead1 = x1.sym[:-2] if x1.ndim >= 2 else ()
+    tail = (1 if x0.ndim >= 2 else 0) + (1 if x1.ndim >= 2 else 0)
+    n_lead = len(shape) - tail
+    for lead, vshape in ((lead0, x0.shape[:-2]), (lead1, x1.shape[:-2])):
+        off = n_lead - len(lead)
+        for i, d in enumerate(lead):
+            if isinstance(d, Batch) and vshape[i] == shape[off + i]:
+                out[off + i] = d
+    if x0.ndim >= 2:
+        out[n_lead] = x0.sym[-2]
+    if x1.ndim >= 2:
+        out[-1] = x1.sym[-1]
+    return b.node("MatMul", [b.name(x0, dt), b.name(x1, dt)]), tuple(out)
+
+
+@exports(Linear)
+def _linear(b: Builder, f: Linear, xs: list[Value]) -> Result:
+    # Gemm: x (N, in) @ W (in, out) + b (out,), the dense layer of model viewers.
+    shape, dt = b.outs[0]
+    return b.node("Gemm", [b.name(x, dt) for x in xs]), (xs[0].sym[0], shape[1])
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@exports(SoftmaxCrossEntropy)
+def _softmax_cross_entropy(b: Builder, f: SoftmaxCrossEntropy, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    x, t = xs
+    names = [b.name(x, dt), b.name(t, np.int64)]
+    return b.node("SoftmaxCrossEntropyLoss", names, reduction="mean"), ()
+
+
+@exports(SoftmaxCrossEntropyOneHot)
+def _softmax_cross_entropy_onehot(
+    b: Builder, f: SoftmaxCrossEntropyOneHot, xs: list[Value]
+) -> Result:
+    # -mean over rows of sum(t * log_softmax(x)).
+    shape, dt = b.outs[0]
+    x, t = xs
+    logp = b.node("LogSoftmax", [b.name(x, dt)], axis=1)
+    per_row = b.reduce("ReduceSum", b.node("Mul", [b.name(t, dt), logp]), [1], keepdims=False)
+    return b.node("Neg", [b.reduce("ReduceMean", per_row, None, keepdims=False)]), ()
+
+
+@exports(MeanSquaredError)
+def _mean_squared_error(b: Builder, f: MeanSquaredError, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    d = b.node("Sub", [b.name(xs[0], dt), b.name(xs[1], dt)])
+    return b.reduce("ReduceMean", b.node("Mul", [d, d]), None, keepdims=False), ()
+
+
+@exports(BinaryCrossEntropyWithLogits)
+def _bce_with_logits(b: Builder, f: BinaryCrossEntropyWithLogits, xs: list[Value]) -> Result:
+    # mean(max(x, 0) - x t + log(1 + exp(-|x|))), the form that cannot overflow.
+    shape, dt = b.outs[0]
+    x, t = b.name(xs[0], dt), b.name(xs[1], dt)
+    hinge = b.node("Sub", [b.node("Relu", [x]), b.node("Mul", [x, t])])
+    soft = b.node("Softplus", [b.node("Neg", [b.node("Abs", [x])])])
+    return b.reduce("ReduceMean", b.node("Add", [hinge, soft]), None, keepdims=False), ()
+
+
+# --------------------------------------------------------------------------- backward ops
+
+
+@exports(ScatterAdd)
+def _scatter_add(b: Builder, f: ScatterAdd, xs: list[Value]) -> Result:
+    # getitem's adjoint, recorded by create_graph backward passes. The flat position of each
+    # element of x in the output is known at export (the index is a constant), so one
+    # ScatterND with reduction "add" into zeros does it.
+    (x,) = xs
+    shape, dt = b.outs[0]
+    if b.opset < 16:
+        raise UnsupportedOpError(
+            "scatter_add: needs opset 16 or newer (ScatterND with reduction add)"
+        )
+    if any(isinstance(d, Batch) for d in x.sym):
+        raise UnsupportedOpError(
+            "scatter_add: its output shape is fixed at export; export with dynamic_batch=False"
+        )
+    parts = f.index if isinstance(f.index, tuple) else (f.index,)
+    for p in parts:
+        if isinstance(p, np.ndarray) and not b.lookup(p).is_const:
+            raise UnsupportedOpError(
+                "scatter_add: an index that is a model input has no ONNX form here"
+            )
+    size = int(np.prod(shape))
+    where = np.arange(size, dtype=np.int64).reshape(shape)[f.index]
+    flat = b.node("Reshape", [b.name(x, dt), b.ints([-1])])
+    zeros = b.const(np.zeros(size, dtype=dt))
+    pos = b.const(np.broadcast_to(where, x.shape).reshape(-1, 1))
+    y = b.node("ScatterND", [zeros, pos, flat], reduction="add")
+    return b.node("Reshape", [y, b.ints(list(shape))]), tuple(shape)

@@ -1,0 +1,391 @@
+"""The op mapping, import side: one small importer per ONNX op type, running it with minigrad.
+
+An importer gets the node's inputs (Variables, ndarrays, or None for an absent optional input)
+and its attributes as a dict, and returns its output (or a tuple of outputs). Inputs that
+depend on Parameters are Variables, so the ops are recorded and a loaded model trains; shape
+arithmetic (Shape, Range, ...) stays in NumPy. It covers every op `exporters.py` writes, with
+the attributes those nodes use, and a few variants other exporters write for the same
+computations (Gemm with transB, as PyTorch writes it).
+
+To import a new op type, write its importer here, decorated with `@imports("OpType")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import reduce
+from typing import Any
+
+import numpy as np
+
+from minigrad import functions as F
+from minigrad.core import Variable
+from minigrad.functions import _both as both
+from minigrad.onnx._builder import UnsupportedOpError
+
+Importer = Callable[[list[Any], dict[str, Any], "Context"], Any]
+
+#: ONNX op type -> its importer.
+IMPORTERS: dict[str, Importer] = {}
+
+
+class Context:
+    """What an importer may need besides its inputs: the node's op type (for importers of
+    several types) and the module's training mode (Dropout)."""
+
+    def __init__(self, training: bool) -> None:
+        self.training = training
+        self.op = ""
+
+
+def imports(*op_types: str) -> Callable[[Importer], Importer]:
+    """Register the decorated function as the importer of `op_types`."""
+
+    def register(fn: Importer) -> Importer:
+        for op in op_types:
+            IMPORTERS[op] = fn
+        return fn
+
+    return register
+
+
+def _live(*xs: Any) -> bool:
+    """True if any input is a Variable (depends on the model's parameters or inputs)."""
+    return any(isinstance(x, Variable) for x in xs)
+
+
+def _array(x: Any, what: str) -> np.ndarray:
+    """The data of an input that must be known when the node runs (a shape, axes, indices)."""
+    if x is None:
+        raise ValueError(f"load: {what} is missing")
+    return np.asarray(x.data if isinstance(x, Variable) else x)
+
+
+def _ints(x: Any, what: str) -> list[int]:
+    return [int(v) for v in _array(x, what).reshape(-1)]
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def _elementwise(fn: Callable[..., Any], np_fn: Callable[..., Any]) -> Importer:
+    def run(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+        return fn(*xs) if _live(*xs) else np_fn(*xs)
+
+    return run
+
+
+_elementwise_ops: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+    ("Add", F.add, np.add),
+    ("Sub", F.sub, np.subtract),
+    ("Mul", F.mul, np.multiply),
+    ("Div", F.div, np.divide),
+    ("Pow", F.pow, np.power),
+    ("Neg", F.neg, np.negative),
+    ("Exp", F.exp, np.exp),
+    ("Log", F.log, np.log),
+    ("Sqrt", F.sqrt, np.sqrt),
+    ("Abs", F.abs, np.abs),
+    ("Tanh", F.tanh, np.tanh),
+    ("Sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    ("Relu", F.relu, lambda x: np.maximum(x, 0)),
+]
+for _op, _fn, _np in _elementwise_ops:
+    IMPORTERS[_op] = _elementwise(_fn, _np)
+
+
+@imports("Max", "Min")
+def _max_min(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    fn = F.maximum if ctx.op == "Max" else F.minimum
+    np_fn = np.maximum if ctx.op == "Max" else np.minimum
+    return reduce(fn if _live(*xs) else np_fn, xs)
+
+
+@imports("LeakyRelu")
+def _leaky_relu(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    return F.leaky_relu(xs[0], attrs.get("alpha", 0.01))
+
+
+@imports("Clip")
+def _clip(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, lo, hi = (xs + [None, None])[:3]
+    lo = None if lo is None else _array(lo, "Clip min").item()
+    hi = None if hi is None else _array(hi, "Clip max").item()
+    if lo is None and hi is None:
+        return x
+    return F.clip(x, lo, hi)
+
+
+@imports("Where")
+def _where(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    cond, x0, x1 = xs
+    return F.where(_array(cond, "Where condition"), x0, x1)
+
+
+@imports("Softmax", "LogSoftmax")
+def _softmax(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    fn = F.softmax if ctx.op == "Softmax" else F.log_softmax
+    return fn(xs[0], axis=attrs.get("axis", -1))
+
+
+@imports("Softplus")
+def _softplus(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
+    x = xs[0]
+    return F.relu(x) + F.log(1 + F.exp(-F.abs(x)))
+
+
+@imports("Dropout")
+def _dropout(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # Identity in eval mode, as ONNX runs it for inference; drops again when training.
+    ratio = 0.5 if len(xs) < 2 or xs[1] is None else float(_array(xs[1], "Dropout ratio"))
+    if not ctx.training or ratio == 0:
+        return xs[0]
+    return F.dropout(xs[0], ratio, training=True)
+
+
+@imports("Identity")
+def _identity(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    return xs[0]
+
+
+@imports("Cast")
+def _cast(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    x = xs[0]
+    dt = np.dtype(tensor_dtype_to_np_dtype(attrs["to"]))
+    if not isinstance(x, Variable):
+        return np.asarray(x).astype(dt)
+    if x.dtype == dt:
+        return x
+    if x.dtype.kind == dt.kind == "f" and dt.itemsize > x.dtype.itemsize:
+        # NumPy's promotion widens it, as the op that needed the cast did in minigrad.
+        return x + np.zeros((), dtype=dt)
+    raise UnsupportedOpError(
+        f"load: Cast of a computed value from {x.dtype} to {dt} has no minigrad op (minigrad "
+        "only widens a float when it meets a wider one)"
+    )
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _axes(xs: list[Any], attrs: dict[str, Any]) -> list[int] | None:
+    """The axes of a reduction, Squeeze or Unsqueeze: the second input (ReduceSum from opset
+    13, every reduction from 18) or the `axes` attribute (older opsets)."""
+    if len(xs) > 1 and xs[1] is not None:
+        return _ints(xs[1], "axes")
+    if "axes" in attrs:
+        return [int(a) for a in attrs["axes"]]
+    return None
+
+
+@imports("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceLogSumExp")
+def _reduce(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    fn = {
+        "ReduceSum": F.sum,
+        "ReduceMean": F.mean,
+        "ReduceMax": F.max,
+        "ReduceMin": F.min,
+        "ReduceLogSumExp": F.logsumexp,
+    }[ctx.op]
+    x = xs[0]
+    axes = _axes(xs, attrs)
+    if not axes:
+        if axes is not None and attrs.get("noop_with_empty_axes", 0):
+            return x
+        axes = None
+    keepdims = bool(attrs.get("keepdims", 1))
+    out = fn(x, axis=None if axes is None else tuple(axes), keepdims=keepdims)
+    return out if _live(x) else out.data
+
+
+# --------------------------------------------------------------------------- shape
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    return tuple(np.shape(x.data if isinstance(x, Variable) else x))
+
+
+def _reshaped(x: Any, shape: tuple[int, ...]) -> Any:
+    return F.reshape(x, shape) if _live(x) else np.reshape(x, shape)
+
+
+@imports("Reshape")
+def _reshape(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, shape = xs
+    target = _ints(shape, "Reshape shape")
+    if not attrs.get("allowzero", 0):
+        # A 0 copies the input's dimension at that position.
+        target = [_shape_of(x)[i] if n == 0 else n for i, n in enumerate(target)]
+    return _reshaped(x, tuple(target))
+
+
+@imports("Flatten")
+def _flatten(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x = xs[0]
+    shape = _shape_of(x)
+    axis = attrs.get("axis", 1) % (len(shape) + 1)
+    return _reshaped(x, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
+
+
+@imports("Squeeze")
+def _squeeze(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    shape = _shape_of(xs[0])
+    axes = _axes(xs, attrs)
+    if axes is None:
+        axes = [i for i, n in enumerate(shape) if n == 1]
+    drop = {a % len(shape) for a in axes}
+    return _reshaped(xs[0], tuple(n for i, n in enumerate(shape) if i not in drop))
+
+
+@imports("Unsqueeze")
+def _unsqueeze(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    shape = list(_shape_of(xs[0]))
+    axes = _axes(xs, attrs) or []
+    rank = len(shape) + len(axes)
+    for a in sorted(a % rank for a in axes):
+        shape.insert(a, 1)
+    return _reshaped(xs[0], tuple(shape))
+
+
+@imports("Transpose")
+def _transpose(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x = xs[0]
+    perm = attrs.get("perm")
+    axes = tuple(int(p) for p in perm) if perm is not None else None
+    if not _live(x):
+        return np.transpose(x, axes)
+    return F.transpose(x, *axes) if axes is not None else F.transpose(x)
+
+
+@imports("Expand")
+def _expand(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, shape = xs
+    target = np.broadcast_shapes(_shape_of(x), tuple(_ints(shape, "Expand shape")))
+    if target == _shape_of(x):
+        return x
+    return F.broadcast_to(x, target) if _live(x) else np.broadcast_to(x, target)
+
+
+@imports("Concat")
+def _concat(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    axis = attrs["axis"]
+    return F.concatenate(xs, axis=axis) if _live(*xs) else np.concatenate(xs, axis=axis)
+
+
+@imports("Slice")
+def _slice(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, starts, ends = xs[:3]
+    rank = len(_shape_of(x))
+    starts_, ends_ = _ints(starts, "Slice starts"), _ints(ends, "Slice ends")
+    axes = _ints(xs[3], "Slice axes") if len(xs) > 3 and xs[3] is not None else range(len(starts_))
+    steps = _ints(xs[4], "Slice steps") if len(xs) > 4 and xs[4] is not None else [1] * len(starts_)
+    index = [slice(None)] * rank
+    # Python's slices clamp out-of-range bounds as ONNX's Slice does.
+    for a, s, e, st in zip(axes, starts_, ends_, steps):
+        index[a % rank] = slice(s, e, st)
+    return _getitem(x, tuple(index))
+
+
+def _getitem(x: Any, index: Any) -> Any:
+    return F.getitem(x, index) if _live(x) else np.asarray(x)[index]
+
+
+@imports("Gather")
+def _gather(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, idx = xs
+    axis = attrs.get("axis", 0) % len(_shape_of(x))
+    indices = _array(idx, "Gather indices")
+    return _getitem(x, (slice(None),) * axis + (indices,))
+
+
+@imports("GatherND")
+def _gather_nd(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    if attrs.get("batch_dims", 0):
+        raise UnsupportedOpError("load: GatherND with batch_dims is not supported")
+    x, idx = xs
+    indices = _array(idx, "GatherND indices")
+    return _getitem(x, tuple(indices[..., k] for k in range(indices.shape[-1])))
+
+
+@imports("ScatterND")
+def _scatter_nd(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    if attrs.get("reduction", "none") != "add":
+        raise UnsupportedOpError("load: ScatterND is supported with reduction 'add' only")
+    data, idx, updates = xs
+    indices = _array(idx, "ScatterND indices")
+    index = tuple(indices[..., k] for k in range(indices.shape[-1]))
+    added = both.scatter_add(updates, index, _shape_of(data))
+    if not _live(data) and not np.any(_array(data, "ScatterND data")):
+        return added
+    return data + added
+
+
+@imports("Shape")
+def _shape(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    shape = np.array(_shape_of(xs[0]), dtype=np.int64)
+    return shape[attrs.get("start", 0) : attrs.get("end", len(shape))]
+
+
+@imports("Range")
+def _range(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    start, limit, delta = (_array(x, "Range input") for x in xs)
+    dtype = np.result_type(start, limit, delta)
+    return np.arange(start.item(), limit.item(), delta.item()).astype(dtype)
+
+
+@imports("Constant")
+def _constant(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in attrs:
+            value = attrs[key]
+            if key.startswith("value_float"):
+                return np.asarray(value, dtype=np.float32)
+            if key.startswith("value_int"):
+                return np.asarray(value, dtype=np.int64)
+            return value
+    raise UnsupportedOpError(
+        f"load: a Constant node with attributes {sorted(attrs)} is not supported"
+    )
+
+
+# --------------------------------------------------------------------------- linalg
+
+
+@imports("MatMul")
+def _matmul(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    return F.matmul(*xs) if _live(*xs) else np.matmul(*xs)
+
+
+@imports("Gemm")
+def _gemm(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    a, w = xs[:2]
+    c = xs[2] if len(xs) > 2 else None
+    if attrs.get("transA", 0):
+        a = F.transpose(a)
+    if attrs.get("transB", 0):
+        # PyTorch writes its (out, in) weights this way.
+        w = F.transpose(w)
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    if alpha == 1 and beta == 1 and (c is None or _shape_of(c) == (_shape_of(w)[1],)):
+        return F.linear(a, w, c)
+    y = F.matmul(a, w) * alpha
+    return y if c is None else y + c * beta
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@imports("SoftmaxCrossEntropyLoss")
+def _softmax_cross_entropy(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    if len(xs) > 2 and xs[2] is not None:
+        raise UnsupportedOpError(
+            "load: SoftmaxCrossEntropyLoss with class weights is not supported"
+        )
+    if attrs.get("reduction", "mean") != "mean" or "ignore_index" in attrs:
+        raise UnsupportedOpError(
+            "load: SoftmaxCrossEntropyLoss is supported with reduction 'mean' and no ignore_index"
+        )
+    return F.softmax_cross_entropy(xs[0], _array(xs[1], "labels"))

@@ -1,0 +1,35 @@
+"""docs/leaving-minigrad.md: its PyTorch blocks (fenced `py`, which the docs build does not
+run: CI has no PyTorch) run after the page's python blocks, where PyTorch is installed, and
+print what the page says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "leaving-minigrad.md"
+sys.path.insert(0, str(ROOT / "tests"))
+import scripts  # noqa: E402
+
+
+def test_pytorch_blocks_run_and_print_what_the_page_says(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("torch")  # a local oracle only: never installed in CI
+    mf = scripts.load(ROOT / "docs" / "make_figures.py", "make_figures")
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.count("```py\n") == 2
+    # The page as it is, its `py` blocks made python: one namespace, every print checked.
+    page = tmp_path / PAGE.name
+    page.write_text(text.replace("```py\n", "```python\n"), encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    ns = mf.run_page(page, work)
+    assert "torch_model" in ns
+
+
+def test_the_page_has_pytorch_blocks_fenced_py():
+    text = PAGE.read_text(encoding="utf-8")
+    assert "```py\n" in text and "to_torch_state_dict" in text

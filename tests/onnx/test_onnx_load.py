@@ -1,0 +1,198 @@
+"""minigrad.onnx.load: an exported model comes back as a Module with its initializers as
+Parameters, runs to the same values, trains, and exports again; files with other ops, other
+opsets or no ONNX at all are clear errors; inputs are checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx_helpers import assert_close, need, run_ort
+
+import minigrad as mg
+from minigrad import nn, optim
+
+
+def batch(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed + n).random((n, 784), dtype=np.float32)
+
+
+def labels(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed + n).integers(0, 10, size=n)
+
+
+def make_model(onnx, nodes, inputs, outputs, initializers=(), opset=17):
+    helper = onnx.helper
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    ops = [helper.make_opsetid("", opset)]
+    return helper.make_model(
+        graph, opset_imports=ops, ir_version=helper.find_min_ir_version_for(ops)
+    )
+
+
+def test_load_fine_tune_and_export_again(tmp_path):
+    need("onnx")
+    np.random.seed(0)  # noqa: NPY002
+    net = nn.TwoLayerNet(784, 30, 10, weight_init_std="he_normal")
+    first = tmp_path / "first.onnx"
+    mg.onnx.export(net, (batch(4), labels(4)), first)
+
+    loaded = mg.onnx.load(first)
+    assert isinstance(loaded, nn.Module) and isinstance(loaded, mg.onnx.OnnxModule)
+    assert loaded.input_names == ["x", "t"] and loaded.output_names == ["y"]
+    assert [n for n, _ in loaded.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    assert all(
+        isinstance(p, mg.Parameter) and p.data.dtype == np.float32 for p in loaded.parameters()
+    )
+    x, t = batch(64), labels(64)
+    assert_close(loaded(x, t).data, net.loss(x, t).data)
+    assert_close(loaded(x=x, t=t).data, net.loss(x, t).data)
+
+    opt = optim.SGD(loaded.parameters(), lr=0.5)
+    before = float(loaded(x, t))
+    for _ in range(5):
+        loss = loaded(x, t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loaded(x, t)) < before - 0.05
+    assert all(p.grad is not None for p in loaded.parameters())
+
+    second = tmp_path / "second.onnx"
+    mg.onnx.export(loaded, (batch(4), labels(4)), second)
+    x2, t2 = batch(33), labels(33)
+    assert_close(run_ort(second, x2, t2)[0], loaded(x2, t2).data)
+    # Same names, so the fine-tuned weights go back into the original model.
+    net.load_state_dict(loaded.state_dict())
+    assert_close(net.loss(x2, t2).data, loaded(x2, t2).data)
+
+
+def test_parameter_tree_keeps_dotted_names(tmp_path):
+    onnx = need("onnx")
+    model = nn.MLP([784, 16, 10])
+    path = tmp_path / "mlp.onnx"
+    mg.onnx.export(model, batch(3), path)
+    loaded = mg.onnx.load(path)
+    assert loaded.fc1.W.shape == (784, 16) and isinstance(loaded.fc2.b, mg.Parameter)
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    assert loaded.op_types == ["Gemm", "Relu", "Gemm", "Identity"]
+    assert "OnnxModule(" in repr(loaded) and "inputs=['x']" in repr(loaded)
+    # An initializer name that cannot be a path stays flat.
+    helper, T = onnx.helper, onnx.TensorProto
+    inits = [onnx.numpy_helper.from_array(np.ones(3, np.float32), "_w.a"),
+             onnx.numpy_helper.from_array(np.zeros(3, np.float32), "training"),
+             onnx.numpy_helper.from_array(np.ones(3, np.float32), "v")]  # fmt: skip
+    m = make_model(
+        onnx,
+        [
+            helper.make_node("Mul", ["x", "_w.a"], ["h"]),
+            helper.make_node("Add", ["h", "v"], ["g"]),
+            helper.make_node("Add", ["g", "training"], ["y"]),
+        ],
+        [helper.make_tensor_value_info("x", T.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("y", T.FLOAT, [None, 3])],
+        inits,
+    )
+    onnx.save(m, str(tmp_path / "flat.onnx"))
+    loaded = mg.onnx.load(tmp_path / "flat.onnx")
+    assert sorted(n for n, _ in loaded.named_parameters()) == ["p_training", "p_w_a", "v"]
+    assert loaded.training is True
+    assert_close(loaded(np.ones((2, 3), np.float32)).data, np.full((2, 3), 2, np.float32))
+
+
+def test_a_pytorch_style_gemm_runs(tmp_path):
+    """PyTorch writes Linear as Gemm with transB=1 on (out, in) weights."""
+    onnx = need("onnx")
+    helper, T = onnx.helper, onnx.TensorProto
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    bias = np.array([1, 2, 3], np.float32)
+    m = make_model(
+        onnx,
+        [helper.make_node("Gemm", ["x", "weight", "bias"], ["y"], transB=1)],
+        [helper.make_tensor_value_info("x", T.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", T.FLOAT, ["N", 3])],
+        [onnx.numpy_helper.from_array(w, "weight"), onnx.numpy_helper.from_array(bias, "bias")],
+    )
+    path = tmp_path / "torch_style.onnx"
+    onnx.save(m, str(path))
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    y = mg.onnx.load(path)(x)
+    assert_close(y.data, x @ w.T + bias)
+    assert_close(run_ort(path, x)[0], y.data)
+
+
+def test_other_ops_are_named(tmp_path):
+    onnx = need("onnx")
+    helper, T = onnx.helper, onnx.TensorProto
+    m = make_model(
+        onnx,
+        [
+            helper.make_node("Celu", ["x"], ["a"]),
+            helper.make_node("Celu", ["a"], ["b"]),
+            helper.make_node("FusedGemm", ["b", "b"], ["y"], domain="com.microsoft"),
+        ],
+        [helper.make_tensor_value_info("x", T.FLOAT, [2, 2])],
+        [helper.make_tensor_value_info("y", T.FLOAT, [2, 2])],
+    )
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    path = tmp_path / "other.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(mg.onnx.UnsupportedOpError) as e:
+        mg.onnx.load(path)
+    msg = str(e.value)
+    assert (
+        "uses ONNX op(s) minigrad cannot run: Celu (2 nodes), com.microsoft.FusedGemm (1 node)"
+        in msg
+    )
+    assert "Gemm" in msg.split("minigrad runs:")[1]
+
+
+def test_bad_files(tmp_path):
+    onnx = need("onnx")
+    with pytest.raises(FileNotFoundError, match="no file"):
+        mg.onnx.load(tmp_path / "missing.onnx")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        mg.onnx.load(tmp_path)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00\xffnot a protobuf at all\x13\x37" * 10)
+    with pytest.raises(ValueError, match="is not an ONNX model"):
+        mg.onnx.load(junk)
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="is not an ONNX model"):
+        mg.onnx.load(empty)
+    helper, T = onnx.helper, onnx.TensorProto
+    old = make_model(
+        onnx,
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", T.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", T.FLOAT, [2])],
+        opset=11,
+    )
+    onnx.save(old, str(tmp_path / "old.onnx"))
+    with pytest.raises(ValueError, match="uses opset 11; minigrad reads opset 13 and newer"):
+        mg.onnx.load(tmp_path / "old.onnx")
+
+
+def test_inputs_are_checked_and_converted(tmp_path):
+    need("onnx")
+    net = nn.TwoLayerNet(784, 8, 10)
+    path = tmp_path / "n.onnx"
+    mg.onnx.export(net, (batch(2), labels(2)), path)
+    loaded = mg.onnx.load(path)
+    x, t = batch(5), labels(5)
+    # float64 data and int32 labels are converted to the file's float32 and int64.
+    y = loaded(x.astype(np.float64), t.astype(np.int32))
+    assert y.dtype == np.float32
+    assert_close(y.data, net.loss(x, t).data)
+    with pytest.raises(TypeError, match=r"missing input\(s\) \['t'\]"):
+        loaded(x)
+    with pytest.raises(TypeError, match="takes 2 inputs"):
+        loaded(x, t, t)
+    with pytest.raises(TypeError, match="no input named 'labels'"):
+        loaded(x, labels=t)
+    with pytest.raises(TypeError, match="input 'x' given twice"):
+        loaded(x, t, x=x)
+    with pytest.raises(ValueError, match=r"input 'x' must have shape \(\?, 784\), got \(5, 10\)"):
+        loaded(np.zeros((5, 10), np.float32), t)
+    with pytest.raises(ValueError, match="label 12 is out of range"):
+        loaded(x, np.full(5, 12))
