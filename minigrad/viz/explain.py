@@ -26,7 +26,7 @@ from minigrad.viz.explain_steps import (
     Step,
     info,
 )
-from minigrad.viz.graph import Names, make_plan, walk
+from minigrad.viz.graph import Names, chain, make_plan, walk
 
 __all__ = [
     "explain_backward",
@@ -43,6 +43,8 @@ __all__ = [
 COLLAPSE_STEPS = 500
 #: Past this many nodes (after collapsing), no picture is drawn: the page lists the steps.
 DRAW_MAX_NODES = 1500
+#: When collapsing, the deepest module level whose picture has at most this many nodes.
+COLLAPSED_MAX_NODES = 400
 
 # --------------------------------------------------------------------------- the trace
 
@@ -169,9 +171,9 @@ def explain_backward(
     two replays of the ops downstream of a leaf per element (at most 1,000 elements per leaf,
     evenly spaced, for a larger leaf).
 
-    `rankdir` ("TB", "LR", ...) sets the direction of the picture. Past 500 steps, module
-    calls are drawn as one node each; past 1,500 nodes, the page shows no picture (`note`
-    says so).
+    `rankdir` ("TB", "LR", ...) sets the direction of the picture. Past 500 ops, module
+    calls are drawn as one node each (at the deepest nesting level that keeps the picture
+    to 400 nodes); past 1,500 nodes, the page shows no picture. `trace.note` says which.
 
     Returns a `BackwardTrace`: `print(trace)`, `trace.steps`, `trace.save_html(path)`.
     """
@@ -190,8 +192,7 @@ def explain_backward(
     names = Names()
     w = walk([output])
     n_ops = len(w.functions)
-    collapse = 1 if n_ops > COLLAPSE_STEPS else 0
-    plan = make_plan(w, True, collapse)
+    plan, collapse = _picture_plan(w, n_ops)
     ids = NodeIds(plan)
     namer = Namer(plan, names)
 
@@ -210,11 +211,16 @@ def explain_backward(
     leaves = rec.finish(before, numeric)
     note = None
     if collapse:
-        note = (
-            f"The graph has {n_ops} ops (over {COLLAPSE_STEPS}): each module call is drawn "
-            "as one node; the steps inside it highlight that node."
+        level = (
+            "each outermost module call"
+            if collapse == 1
+            else f"each module call at depth {collapse}"
         )
-    n_nodes = len(plan.data_box) + len(plan.func_box) + len(plan.collapsed)
+        note = (
+            f"The graph has {n_ops} ops (over {COLLAPSE_STEPS}): {level} is drawn as one "
+            "node, and the steps inside it highlight that node."
+        )
+    n_nodes = _count_nodes(plan)
     dot_source = None
     if n_nodes > DRAW_MAX_NODES:
         note = (
@@ -242,3 +248,28 @@ def explain_backward(
         checked=check,
         rankdir=rankdir,
     )
+
+
+def _count_nodes(plan: Any) -> int:
+    return len(plan.data_box) + len(plan.func_box) + len(plan.collapsed)
+
+
+def _picture_plan(w: Any, n_ops: int) -> tuple[Any, int]:
+    """The drawing plan and its collapse depth (0: every op drawn).
+
+    Past COLLAPSE_STEPS ops, module calls become nodes: at the deepest nesting level whose
+    picture keeps to COLLAPSED_MAX_NODES nodes (the outermost calls if none does). A graph
+    with no module calls has nothing to collapse.
+    """
+    if n_ops <= COLLAPSE_STEPS:
+        return make_plan(w, True, 0), 0
+    deepest = max((len(chain(getattr(f, "scope", None))) for f in w.functions), default=0)
+    if deepest == 0:
+        return make_plan(w, True, 0), 0
+    best = make_plan(w, True, 1), 1
+    for depth in range(2, deepest + 1):
+        plan = make_plan(w, True, depth)
+        if _count_nodes(plan) > COLLAPSED_MAX_NODES:
+            break
+        best = plan, depth
+    return best

@@ -123,17 +123,6 @@ def second_order() -> tuple[Variable, dict[str, Variable]]:
     return z, {"x": x}
 
 
-def shared_chain(n_ops: int) -> Variable:
-    """About n_ops ops on (8,): h = tanh(h * w) + h, with one w shared by every mul (a node
-    with many out-edges, the hard case for the layout)."""
-    x = Variable(np.linspace(-1, 1, 8), name="x")
-    w = Variable(np.full(8, 0.5), name="w")
-    h = x
-    for _ in range((n_ops - 1) // 3):
-        h = (h * w).tanh() + h
-    return h.sum()
-
-
 BUILDERS = {
     "apple": apple,
     "diamond": diamond,
