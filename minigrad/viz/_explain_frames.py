@@ -30,12 +30,14 @@ _EDGE = re.compile(r"^(\s*)([dfm]\d+) -> ([dfm]\d+)(.*)$")
 _OPEN = re.compile(r"^\s*subgraph (cluster_\d+) \{$")
 _CURRENT = 'fillcolor="#ffe2b0" color="#f39c12" penwidth="4"'
 _RECEIVES = 'color="#c0392b" penwidth="2.5"'
-_FLOW = 'color="#c0392b" penwidth="2.5" style="dashed"'
+# dir=back: the arrowhead at the input, the way the gradient goes (the layout is unchanged).
+_FLOW = 'color="#c0392b" penwidth="2.5" style="dashed" dir="back"'
 _BOX = 'color="#f39c12" penwidth="2.5"'
 _PARTIAL = "#b35900"
 _FINAL = "#c0392b"
-#: Points per character of the caption (11 pt Helvetica averages about 6).
-_CAPTION_PT_PER_CHAR = 6.6
+#: The caption: its font size, and points per character (Helvetica averages about 0.55 em).
+_CAPTION_PT = 13
+_CAPTION_PT_PER_CHAR = 0.6 * _CAPTION_PT
 _CAPTION_LINES = 3
 
 
@@ -97,7 +99,7 @@ def _caption_label(lines: list[str], width: float, bold_first: bool = True) -> s
         text = html.escape(line) or "&#160;"
         rows.append(f"<b>{text}</b>" if i == 0 and bold_first else text)
     cell = (
-        f'<td fixedsize="true" width="{width:.0f}" height="{16 * _CAPTION_LINES + 6}" '
+        f'<td fixedsize="true" width="{width:.0f}" height="{19 * _CAPTION_LINES + 6}" '
         f'align="left" balign="left">{"<br/>".join(rows)}</td>'
     )
     return f'<<table border="0" cellpadding="2"><tr>{cell}</tr></table>>'
@@ -218,7 +220,9 @@ class _Frames:
         caption = _caption_label(
             cap_lines + [""] * (_CAPTION_LINES - len(cap_lines)), self.caption_width
         )
-        head = f"\tgraph [label={caption} labelloc=t labeljust=l fontsize=11 bgcolor=white]"
+        head = (
+            f"\tgraph [label={caption} labelloc=t labeljust=l fontsize={_CAPTION_PT} bgcolor=white]"
+        )
         # After the opening brace: the trace's own graph attributes stay in force.
         return body.replace("{", "{\n" + head, 1)
 

@@ -38,7 +38,7 @@ def test_the_page_is_one_self_contained_file(tmp_path):
     assert list((tmp_path / "sub").iterdir()) == [Path(path)]  # no temp file left
     # Nothing is fetched: no external script, style, font or image.
     assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", page)
-    assert "@import" not in page and "url(" not in page
+    assert "@import" not in page and not re.search(r"url\((?!#)", page)  # only url(#id)
     assert page.count("<svg") == 1 and 'id="step-counter"' in page
     data = page_data(page)
     assert len(data["steps"]) == 4 and data["checked"] is True
@@ -234,3 +234,28 @@ def test_save_gif_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(ValueError, match="the trace has no steps"):
         leaf.save_gif(tmp_path / "anim.png")
     assert list(tmp_path.iterdir()) == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_shows_the_shopping_examples_animation_and_its_code_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Watching the backward pass") :]
+    assert "](docs/assets/backward_apple.gif)" in section
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    pytest.importorskip("PIL")
+    exec(code, {"np": np, "mg": __import__("minigrad"), "F": __import__("minigrad").F})
+    assert (tmp_path / "backward.html").is_file() and (tmp_path / "backward.gif").is_file()
+    # The committed animation is the one examples/visualize.py writes for the shopping example.
+    from PIL import Image
+
+    committed = ROOT / "docs" / "assets" / "backward_apple.gif"
+    assert committed.stat().st_size < 300_000
+    y, _ = apple()
+    fresh = explain_backward(y, rankdir="LR").save_gif(tmp_path / "fresh.gif")
+    with Image.open(committed) as a, Image.open(fresh) as b:
+        assert a.n_frames == b.n_frames == 4
+        if "graphviz-pure" in (_explain_frames.find_renderer() or ""):
+            assert a.size == b.size  # the same layout (another renderer measures text apart)

@@ -20,6 +20,21 @@
     }
   }
 
+  if (svg) {
+    // The arrowhead of a red edge: at its start (the input), pointing back along it.
+    const defs = document.createElementNS(SVGNS, "defs");
+    const marker = document.createElementNS(SVGNS, "marker");
+    const tip = document.createElementNS(SVGNS, "path");
+    for (const [k, v] of Object.entries({
+      id: "mg-back", viewBox: "0 0 10 10", refX: "1", refY: "5", markerWidth: "4",
+      markerHeight: "4", orient: "auto-start-reverse",
+    })) marker.setAttribute(k, v);
+    tip.setAttribute("d", "M 0 0 L 10 5 L 0 10 z");
+    marker.appendChild(tip);
+    defs.appendChild(marker);
+    svg.insertBefore(defs, svg.firstChild);
+  }
+
   if (D.note) { $("note").textContent = D.note; $("note").hidden = false; }
   if (D.checked) { $("leaves-num-head").hidden = false; }
   const slider = $("step-slider");
