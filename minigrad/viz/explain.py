@@ -16,7 +16,9 @@ from typing import Any
 
 from minigrad._engine import _released_error, _seed, run_backward, sort_functions
 from minigrad.core import Variable
+from minigrad.viz import _explain_frames, _explain_page, _explain_text
 from minigrad.viz._explain_record import Namer, NodeIds, Recorder, leaf_candidates
+from minigrad.viz.dot import to_dot
 from minigrad.viz.explain_steps import (
     Accumulation,
     ArrayInfo,
@@ -27,6 +29,7 @@ from minigrad.viz.explain_steps import (
     info,
 )
 from minigrad.viz.graph import Names, chain, make_plan, walk
+from minigrad.viz.render import _write_text
 
 __all__ = [
     "explain_backward",
@@ -70,7 +73,6 @@ class BackwardTrace:
         collapsed: bool,
         note: str | None,
         checked: bool,
-        rankdir: str,
     ) -> None:
         self.output = output
         self.output_name = output_name
@@ -81,7 +83,6 @@ class BackwardTrace:
         self.collapsed = collapsed
         self.note = note
         self.checked = checked
-        self.rankdir = rankdir
         self._svg: str | None = None
 
     def __len__(self) -> int:
@@ -94,16 +95,12 @@ class BackwardTrace:
         )
 
     def __str__(self) -> str:
-        from minigrad.viz._explain_text import trace_text
-
-        return trace_text(self)
+        return _explain_text.trace_text(self)
 
     # -- the explorer page
     def to_html(self, title: str | None = None) -> str:
         """The explorer as one self-contained HTML page (a str); see `save_html`."""
-        from minigrad.viz._explain_page import page_html
-
-        return page_html(self, title)
+        return _explain_page.page_html(self, title)
 
     def save_html(self, path: str | os.PathLike[str], title: str | None = None) -> str:
         """Write the explorer page to `path` (atomically) and return the path.
@@ -111,18 +108,13 @@ class BackwardTrace:
         One file, no network: the graph is drawn once as inline SVG and the steps are data.
         Previous/next/play buttons, the arrow keys, a slider; `page.html#step=3` opens step 3.
         """
-        from minigrad.viz.render import _write_text
-
         out = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(out))
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         _write_text(out, self.to_html(title))
         return out
 
     def _repr_html_(self) -> str:
-        from minigrad.viz._explain_page import notebook_html
-
-        return notebook_html(self)
+        return _explain_page.notebook_html(self)
 
     # -- pictures per step
     def save_frames(self, folder: str | os.PathLike[str]) -> list[str]:
@@ -133,17 +125,13 @@ class BackwardTrace:
         frames share one layout and one size. Needs a DOT renderer (graphviz-pure, installed
         with minigrad).
         """
-        from minigrad.viz._explain_frames import save_frames
-
-        return save_frames(self, os.fspath(folder))
+        return _explain_frames.save_frames(self, os.fspath(folder))
 
     def save_gif(self, path: str | os.PathLike[str], seconds_per_step: float = 1.2) -> str:
         """Write the frames as an animation and return the path: a GIF for `.gif` (needs
         Pillow: `pip install "minigrad[examples]"`), an animated PNG (APNG, no extra
         package) for `.png` or `.apng`. The last frame is held three times as long."""
-        from minigrad.viz._explain_frames import save_animation
-
-        return save_animation(self, os.fspath(path), seconds_per_step)
+        return _explain_frames.save_animation(self, os.fspath(path), seconds_per_step)
 
 
 # --------------------------------------------------------------------------- recording
@@ -228,8 +216,6 @@ def explain_backward(
             "too many for a readable picture: the steps are listed without it."
         )
     else:
-        from minigrad.viz.dot import to_dot
-
         g = to_dot(output, show_values=True, collapse_modules=collapse, rankdir=rankdir)
         # Bounds the layout's network simplex (2 x nodes iterations): a parameter shared by
         # 70 ops took graphviz-pure 100 s to place without it, 1 s with it; small graphs
@@ -246,7 +232,6 @@ def explain_backward(
         collapsed=bool(collapse),
         note=note,
         checked=check,
-        rankdir=rankdir,
     )
 
 

@@ -139,7 +139,10 @@ class Step:
     - `rule`: the local rule of its backward as text (`Function.rule`), None if not given;
     - `outputs`: the gradient that arrived at each output; `inputs`: what it sent to each
       input, with the sums formed;
-    - `leaf_grads`: every leaf's gradient so far, after this step (name -> ArrayInfo).
+    - `leaf_grads`: every leaf's gradient so far in this pass, after this step (name ->
+      ArrayInfo; a `.grad` the leaf held before the pass is not in it).
+
+    `function` keeps the Function (and so the graph's structure) alive with the trace.
     """
 
     number: int

@@ -232,5 +232,7 @@
   window.addEventListener("hashchange", () => { stop(); show(fromHash()); });
   graph.classList.add("fit");
   show(fromHash());
+  // A frame (Jupyter) may get its final size only after the script ran: look again then.
+  window.addEventListener("load", () => { if (current) reveal(nodes[D.steps[current - 1].node]); });
   window.__explorerReady = true; // for scripts that drive the page (the browser test)
 })();
