@@ -182,7 +182,7 @@ class Leaf:
     agrees: bool | None = None
 
 
-# --------------------------------------------------------------------------- making an ArrayInfo
+# --------------------------------------------------------------------------- text and ArrayInfo helpers
 
 
 def op_label(f: Function) -> str:

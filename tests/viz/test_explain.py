@@ -314,3 +314,23 @@ def test_array_info_shows_small_arrays_and_summarises_large_ones():
     kept = info(a)
     a[0] = 5.0  # the trace keeps a copy
     assert kept.array.tolist() == [1.0, 1.0, 1.0]
+
+
+def all_subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *all_subclasses(sub)]
+    return out
+
+
+def test_every_built_in_op_declares_its_rule():
+    import minigrad.functions  # noqa: F401 - every family module, so every op class exists
+
+    ops = [
+        c
+        for c in all_subclasses(mg.Function)
+        if c.__module__.startswith("minigrad.functions") and not c.__name__.startswith("_")
+    ]
+    assert len(ops) > 30
+    missing = [c.__name__ for c in ops if not (isinstance(c.rule, str) and c.rule.strip())]
+    assert missing == [], f"ops without a `rule` for the backward explorer: {missing}"
