@@ -3,7 +3,8 @@
 Every picture in the guide is drawn by the code printed on its page: this script runs the
 ```python blocks of each page in order (the blocks of a page share one namespace), in a
 fresh temporary folder as the working directory, and copies the pictures that the page
-shows (`![...](figures/NAME.png)`) from that folder into `docs/figures/`. So a picture is
+shows (`![...](figures/NAME.png)`, `.svg`, `.gif`, and explorer pages embedded as
+`<iframe src="../figures/NAME.html">`) from that folder into `docs/figures/`. So a picture is
 what its page's code draws with `minigrad.viz.draw_graph` (or matplotlib), never a file
 made by hand, and it cannot drift from the code beside it.
 
@@ -37,7 +38,10 @@ FIGURES = DOCS / "figures"
 NEEDS_MNIST = "<!-- docs: needs MNIST -->"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
-_FIGURE = re.compile(r"\(figures/([\w.-]+\.(?:png|svg))\)")
+# A picture (`![...](figures/a.png)`, an animation `.gif`) or an explorer page embedded in an
+# iframe (`<iframe src="../figures/a.html">`: mkdocs rewrites the links of Markdown, not those
+# of raw HTML, so an iframe's path is written from the page's own folder).
+_FIGURE = re.compile(r"""(?:\(|src="\.\./)figures/([\w.-]+\.(?:png|svg|gif|html))[)"]""")
 _SNIPPET = re.compile(r"^\s*--8<--")
 _CHECK_MARK = re.compile(r"#\s*->")
 _EXPECT = re.compile(r"^(?P<indent>\s*)print\((?P<args>.*)\)\s*#\s*->\s?(?P<text>.*)$")

@@ -10,7 +10,12 @@ Writes, into --out (default out/):
   MNIST-shaped images (real MNIST when $MINIGRAD_DATA has it, else random data), with each
   layer call boxed, then each layer drawn as one node;
 - second_order.png: the graph that create_graph=True records for dy/dx of y = tanh(x): the
-  backward pass as ops of its own, ready to be differentiated again.
+  backward pass as ops of its own, ready to be differentiated again;
+- explain_apple.html / explain_two_layer_net.html: the backward pass of the shopping example
+  and of a small TwoLayerNet on a batch of two, step by step, in the engine's order, with the
+  numbers (open them in a browser: arrow keys, buttons, `#step=3` in the address);
+- explain_apple.gif: the same steps of the shopping example as an animation (an animated
+  PNG, explain_apple.png, where Pillow is missing).
 
 Prints the path of each file written. Needs a renderer (graphviz-pure, installed with minigrad,
 or Graphviz's `dot`); `--format dot` writes the DOT sources and needs none.
@@ -27,7 +32,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import Variable
 from minigrad.nn import TwoLayerNet
-from minigrad.viz import draw_graph
+from minigrad.viz import draw_graph, explain_backward
 
 
 def named(v: Variable, name: str) -> Variable:
@@ -102,6 +107,33 @@ def tanh_derivative() -> Variable:
     return named(gx, "dy/dx")
 
 
+def small_net_loss() -> Variable:
+    """TwoLayerNet(4, 3, 2) on a batch of two: small enough that every number shows."""
+    state = np.random.get_state()  # noqa: NPY002 - TwoLayerNet draws from the global generator
+    np.random.seed(0)  # noqa: NPY002
+    net = TwoLayerNet(input_size=4, hidden_size=3, output_size=2, weight_init_std=0.5)
+    np.random.set_state(state)  # noqa: NPY002
+    x = np.array([[0.1, 0.5, 0.9, 0.3], [0.8, 0.2, 0.4, 0.6]], dtype=np.float32)
+    xv = Variable(x, name="x", requires_grad=False)
+    return named(net.loss(xv, np.array([0, 1])), "loss")
+
+
+def explain_all(out: str) -> list[str]:
+    """Write the backward explorers (and the animation) into `out`; return the paths."""
+    _, price = apple_orange()
+    trace = explain_backward(price, check=True, rankdir="LR")
+    title = "The book's shopping example: the backward pass, step by step"
+    written = [trace.save_html(os.path.join(out, "explain_apple.html"), title=title)]
+    try:
+        written.append(trace.save_gif(os.path.join(out, "explain_apple.gif")))
+    except ImportError:  # no Pillow: an animated PNG needs nothing more
+        written.append(trace.save_gif(os.path.join(out, "explain_apple.png")))
+    trace = explain_backward(small_net_loss(), check=True)
+    title = "TwoLayerNet(4, 3, 2) on a batch of two: the backward pass, step by step"
+    written.append(trace.save_html(os.path.join(out, "explain_two_layer_net.html"), title=title))
+    return written
+
+
 def draw_all(out: str, fmt: str = "png") -> list[str]:
     """Draw every picture into the folder `out`; return the paths written."""
 
@@ -151,11 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         "--format",
         choices=["png", "svg", "dot"],
         default="png",
-        help="picture format, or dot for the DOT sources alone (default: png)",
+        help="picture format, or dot for the DOT sources alone (and no explorer pages) "
+        "(default: png)",
     )
     args = parser.parse_args(argv)
     for p in draw_all(args.out, args.format):
         print(p, flush=True)
+    if args.format != "dot":  # the explorers draw their graphs: they need the renderer
+        for p in explain_all(args.out):
+            print(p, flush=True)
     return 0
 
 

@@ -64,9 +64,10 @@ def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
         ns = mf.run_page(page, work)
     assert ns["__name__"] == f"docs.{page.stem}"
     assert mf.missing_figures(page, work) == []
+    magic = {".png": b"\x89PNG\r\n\x1a\n", ".gif": b"GIF89a", ".html": b"<!DOCTYPE html>"}
     for name in mf.figures_of(page):
         data = (work / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert data.startswith(magic[Path(name).suffix]), name
         assert len(data) > 2000, name  # a real picture, not an empty canvas
 
 
@@ -137,6 +138,13 @@ def test_python_blocks_are_found_in_order_with_their_lines(tmp_path):
 def test_figures_are_read_from_image_links(tmp_path):
     page = _page(tmp_path, "![a](figures/one.png) text ![b](figures/two.png) ![a](figures/one.png)")
     assert mf.figures_of(page) == ["one.png", "two.png"]
+
+
+def test_animations_and_embedded_explorers_are_figures(tmp_path):
+    page = _page(
+        tmp_path, '![a](figures/a.gif)\n<iframe src="../figures/b.html" title="b"></iframe>'
+    )
+    assert mf.figures_of(page) == ["a.gif", "b.html"]
 
 
 def test_printed_text_is_checked(tmp_path):
@@ -220,6 +228,7 @@ API_MODULES = [
     "minigrad.data",
     "minigrad.viz",
     "minigrad.onnx",
+    "minigrad.viz.explain_steps",
     "minigrad.gradcheck",
 ]
 

@@ -19,6 +19,7 @@ from viz.dotparse import parse
 from minigrad.viz import to_dot
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "visualize.py"
+EXPLORERS = ["explain_apple.html", "explain_apple.gif", "explain_two_layer_net.html"]
 PICTURES = [
     "apple_forward",
     "apple_backward",
@@ -87,6 +88,27 @@ def test_tanh_derivative_example(example):
     assert "tanh" in d.texts("f") and "sub (1, ·)" in d.texts("f")
 
 
+def test_the_explorers_show_the_books_gradients(example, tmp_path):
+    paths = example.explain_all(str(tmp_path))
+    assert [Path(p).name for p in paths] == EXPLORERS
+    page = Path(paths[0]).read_text(encoding="utf-8")
+    assert "The book&#x27;s shopping example" in page and page.count("<svg") == 1
+    for text in ('"2.2"', '"110.0"', '"3.3"', '"165.0"', '"650.0"'):  # the leaves' gradients
+        assert text in page
+    page = Path(paths[2]).read_text(encoding="utf-8")
+    for name in ("W1", "b1", "W2", "b2", "layers.Affine1"):
+        assert name in page
+    assert Path(paths[1]).read_bytes()[:6] == b"GIF89a"
+
+
+def test_small_net_has_every_number_shown(example):
+    from minigrad.viz import explain_backward
+
+    trace = explain_backward(example.small_net_loss(), check=True)
+    assert [s.op for s in trace.steps] == ["softmax_cross_entropy", "linear", "relu", "linear"]
+    assert all(lf.grad.values is not None and lf.agrees for lf in trace.leaves)
+
+
 def test_help_names_the_options():
     out = run_script("--help")
     assert out.returncode == 0
@@ -104,8 +126,9 @@ def test_script_writes_readable_pngs_found_without_path(tmp_path):
     out = run_script("--out", str(tmp_path / "pics"), env=env)
     assert out.returncode == 0, out.stderr
     paths = out.stdout.split()
-    assert paths == [str(tmp_path / "pics" / f"{name}.png") for name in PICTURES]
-    for p in paths:
+    pictures = [str(tmp_path / "pics" / f"{name}.png") for name in PICTURES]
+    assert paths == pictures + [str(tmp_path / "pics" / name) for name in EXPLORERS]
+    for p in pictures:
         data = Path(p).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", data[16:24])
