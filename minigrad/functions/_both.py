@@ -17,6 +17,7 @@ import numpy as np
 from minigrad.core import Variable
 from minigrad.functions._util import (
     log_softmax_array,
+    rows,
     sigmoid_array,
     softmax_array,
     sum_to_array,
@@ -107,3 +108,14 @@ def sigmoid(x: Any) -> Any:
 
         return sigmoid_op(x)
     return sigmoid_array(x)
+
+
+def minus_onehot(p: Any, t: np.ndarray) -> Any:
+    """p - onehot(t) for (N, C) probabilities p and (N,) labels t: in place on an array (the
+    caller's own buffer), as a recorded op on a Variable."""
+    if isinstance(p, Variable):
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        onehot[rows(len(t)), t] = 1
+        return p - onehot
+    p[rows(len(t)), t] -= 1
+    return p

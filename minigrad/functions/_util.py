@@ -33,6 +33,18 @@ def sum_to_array(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return y
 
 
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def rows(n: int) -> np.ndarray:
+    """np.arange(n), made once per batch size (it indexes the target class of each row)."""
+    r = _ROWS.get(n)
+    if r is None:
+        r = _ROWS[n] = np.arange(n)
+        r.flags.writeable = False
+    return r
+
+
 def shifted(x: np.ndarray, axis: int) -> np.ndarray:
     """x minus its max along `axis` (a new array): exp of it cannot overflow, and softmax and
     log-softmax are unchanged by the shift. The one place the library does this."""

@@ -11,7 +11,15 @@ import numpy as np
 
 from minigrad.core import Function, Variable, _apply2
 from minigrad.functions import _both as both
-from minigrad.functions._util import check_float, data_of, log_softmax_array, shape_of, shape_str
+from minigrad.functions._util import (
+    check_float,
+    data_of,
+    log_softmax_array,
+    rows,
+    shape_of,
+    shape_str,
+    shifted,
+)
 
 __all__ = ["softmax_cross_entropy", "mean_squared_error", "binary_cross_entropy_with_logits"]
 
@@ -23,18 +31,6 @@ def _in_dtype_of(t: Any, x: Any) -> Any:
     if isinstance(t, Variable) or not isinstance(xd, np.ndarray) or xd.dtype.kind != "f":
         return t
     return np.asarray(t, dtype=xd.dtype)
-
-
-_ROWS: dict[int, np.ndarray] = {}
-
-
-def _rows(n: int) -> np.ndarray:
-    """np.arange(n), made once per batch size (it indexes the target class of each row)."""
-    rows = _ROWS.get(n)
-    if rows is None:
-        rows = _ROWS[n] = np.arange(n)
-        rows.flags.writeable = False
-    return rows
 
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -53,9 +49,9 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        z = x - x.max(axis=1, keepdims=True)
+        z = shifted(x, 1)
         # log p[n, t_n] = z[n, t_n] - log s[n]; z[rows, t] is read before z becomes exp(z).
-        picked = z[_rows(n), t].sum()
+        picked = z[rows(n), t].sum()
         e = np.exp(z, out=z)
         s = e.sum(axis=1, keepdims=True)
         loss = np.log(s).sum() - picked
@@ -69,18 +65,7 @@ class SoftmaxCrossEntropy(Function):
         # p (the saved softmax) is freed after this backward unless retain_graph, so its
         # buffer may become the gradient.
         p = both.softmax(x, 1, saved=self.p if self.frees_saved else self.p.copy())
-        return _minus_onehot(p, data_of(t)) * (gy / n), None
-
-
-def _minus_onehot(p: Any, t: np.ndarray) -> Any:
-    """p - onehot(t) for (N, C) probabilities p and (N,) labels t: in place on an array
-    (this backward's own buffer), as a recorded op on a Variable."""
-    if isinstance(p, Variable):
-        onehot = np.zeros(p.shape, dtype=p.dtype)
-        onehot[_rows(len(t)), t] = 1
-        return p - onehot
-    p[_rows(len(t)), t] -= 1
-    return p
+        return both.minus_onehot(p, data_of(t)) * (gy / n), None
 
 
 class SoftmaxCrossEntropyOneHot(Function):
