@@ -10,7 +10,6 @@ is skipped, or fails under CI=true.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -21,6 +20,7 @@ from types import ModuleType
 
 import pytest
 import scripts
+from blas import one_blas_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -35,20 +35,6 @@ def _mnist_available() -> bool:
     return bool(folder) and Path(folder).is_dir()
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    """BLAS limited to one thread, when threadpoolctl is installed (the dev extra has it).
-
-    The pages multiply small matrices: with two BLAS threads on two cores, a busy neighbour
-    (another test run, a benchmark) makes each product wait for a core, measured 10x slower,
-    and the MNIST page alone took 50 s instead of 5.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
 def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
     if mf.needs_mnist(page):
@@ -60,7 +46,7 @@ def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     work = tmp_path / "work"
     work.mkdir()
-    with _one_blas_thread():
+    with one_blas_thread():
         ns = mf.run_page(page, work)
     assert ns["__name__"] == f"docs.{page.stem}"
     assert mf.missing_figures(page, work) == []
