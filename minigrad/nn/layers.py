@@ -5,6 +5,7 @@ Each layer composes ops of `minigrad.functions`; none writes a backward.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -66,14 +67,45 @@ class Linear(Module):
         self.b: Parameter | None = Parameter(np.zeros(self.out_features, dt)) if bias else None
 
     def forward(self, x: Variable | np.ndarray) -> Variable:
-        """x @ W + b.  (N, in_features) -> (N, out_features)."""
+        """x @ W + b.  (N, in_features) -> (N, out_features); x is computed in W's dtype."""
+        if type(x) is not np.ndarray and not isinstance(x, Variable):
+            x = np.asarray(x)
+        if x.dtype != self.W.data.dtype:
+            x = self._cast(x)
         try:
             return F.linear(x, self.W, self.b)
         except ValueError:
             raise self._shape_error(x) from None
 
+    def _cast(self, x: Any) -> Any:
+        """Data of another dtype than the layer's (float64 or uint8 batches into a float32
+        layer, the book's float32 images into a float64 one) is cast to the layer's dtype, so
+        the output, and W.grad, keep W's dtype, and NumPy's slow mixed-dtype matmul is never
+        run. A Variable that requires grad cannot be cast without an op: it is warned about
+        once per call site, and NumPy's promotion decides."""
+        dt = self.W.data.dtype
+        if not isinstance(x, Variable):
+            return x.astype(dt)
+        if not x.requires_grad:
+            return Variable(x.data.astype(dt), name=x.name, requires_grad=False)
+        warnings.warn(
+            f"{type(self).__name__}: an input of dtype {x.dtype} that requires grad, into a "
+            f"layer of dtype {dt}; computed with NumPy's promotion (W.grad may differ in "
+            f"dtype from W). Make the dtypes agree (e.g. the layer's dtype=np.{x.dtype})",
+            stacklevel=4,
+        )
+        return x
+
     def _shape_error(self, x: Any) -> ValueError:
         shape = tuple(np.shape(x.data if isinstance(x, Variable) else x))
+        expected = (self.in_features, self.out_features)
+        for name, p, want in [("W", self.W, expected), ("b", self.b, expected[1:])]:
+            if p is not None and p.shape != want:
+                return ValueError(
+                    f"{type(self).__name__}: its parameter {p.name or name} has shape "
+                    f"{p.shape}, but the layer was built for {want} (was its .data replaced "
+                    "by an array of another shape?)"
+                )
         return ValueError(
             f"{type(self).__name__}({self.extra_repr()}): expected an input of shape "
             f"(N, {self.in_features}), got {shape}"
@@ -124,9 +156,14 @@ class Affine(Linear):
             self.b = bp
 
     def forward(self, x: Variable | np.ndarray) -> Variable:
-        """x (flattened to (N, -1) if it has more than 2 dims) @ W + b -> (N, out_features)."""
+        """x (flattened to (N, -1) if it has more than 2 dims) @ W + b -> (N, out_features);
+        x is computed in W's dtype."""
+        if type(x) is not np.ndarray and not isinstance(x, Variable):
+            x = np.asarray(x)
         if x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
+        if x.dtype != self.W.data.dtype:
+            x = self._cast(x)
         try:
             return F.linear(x, self.W, self.b)
         except ValueError:
