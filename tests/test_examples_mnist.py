@@ -70,7 +70,7 @@ def test_one_epoch_on_real_mnist(tmp_path, mnist_dir):
     from minigrad.nn import TwoLayerNet
 
     _, (x_test, t_test) = load_mnist(data_dir=mnist_dir, download=False)
-    net = TwoLayerNet(784, 256, 10)
+    net = TwoLayerNet(784, 256, 10, dtype=np.float32)  # as the example trained it
     net.load(out / "two_layer_net.npz")
     assert net.accuracy(x_test, t_test) == pytest.approx(acc, abs=5e-5)
     assert not np.array_equal(net.params["b1"], np.zeros(256))

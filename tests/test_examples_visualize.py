@@ -75,8 +75,9 @@ def test_two_layer_net_example_on_random_data(example, monkeypatch):
     assert loss.item() == pytest.approx(np.log(10), abs=0.01)
     d = parse(to_dot(loss).source)
     assert len(d.clusters) == 5  # the net and its four layer calls
-    assert d.by_text("x | (100, 784) float32")
-    assert d.by_text("W1 | (784, 50) float32")
+    # The book's float64 net: the float32 batch is cast to its dtype (and keeps its name).
+    assert d.by_text("x | (100, 784) float64")
+    assert d.by_text("W1 | (784, 50) float64")
 
 
 def test_tanh_derivative_example(example):

@@ -276,6 +276,8 @@ class Module:
         if strict and unexpected:
             problems.append(f"unexpected keys {unexpected}")
         pairs = []
+        saved_dtypes: set[str] = set()  # of the arrays refused for their dtype alone
+        pairs_refused: list[str] = []
         for name, p in own.items():
             if name not in state_dict:
                 continue
@@ -292,6 +294,8 @@ class Module:
                     "the model"
                 )
             elif value.dtype != p.data.dtype:
+                saved_dtypes.add(str(value.dtype))
+                pairs_refused.append(name)
                 problems.append(
                     f"{name!r} has dtype {value.dtype} in the state dict but {p.data.dtype} in "
                     "the model"
@@ -299,13 +303,22 @@ class Module:
             else:
                 pairs.append((p, value))
         if problems:
+            hint = ""
+            if len(saved_dtypes) == 1 and len(problems) == len(pairs_refused):
+                hint = f"; make the model with dtype=np.{saved_dtypes.pop()} to load them"
             raise ValueError(
                 f"load_state_dict: {type(self).__name__}: " + "; ".join(problems) + " (nothing "
-                "was loaded)"
+                f"was loaded{hint})"
             )
         for p, value in pairs:
             np.copyto(p.data, value)
+        if pairs:
+            self._params_changed("load_state_dict")
         return IncompatibleKeys(missing, unexpected)
+
+    def _params_changed(self, why: str) -> None:
+        """Called after this module's parameters were overwritten in place (`why` says how);
+        a model that hands out graphs may free them here (see TwoLayerNet)."""
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write `state_dict()` to `path` (exactly that name) as a `.npz` archive, atomically:

@@ -236,7 +236,7 @@ def mnist_batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_two_layer_net_called_as_a_module():
-    net = nn.TwoLayerNet(784, 50, 10)
+    net = nn.TwoLayerNet(784, 50, 10, dtype=np.float32)
     x, t = mnist_batch()
     loss = net(x, t)
     d = dot_of(loss)
