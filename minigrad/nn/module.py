@@ -20,16 +20,15 @@ tuple of its layers there).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from minigrad._archive import read_archive, write_archive
 from minigrad.core import ModuleCall, Parameter, Variable, _state, enable_grad
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -57,15 +56,6 @@ def _fingerprint(container: Any) -> Any:
     if isinstance(first, Parameter | Module):
         return tuple(map(id, container.values() if isinstance(container, dict) else container))
     return id(first)
-
-
-def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
-    """What `np.savez` writes (one `name.npy` member per array, readable by `np.load`), but
-    for any names: savez's keyword arguments clash with keys like `file`."""
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, arr in arrays.items():
-            with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, arr, allow_pickle=False)
 
 
 # Bumped whenever any module gains, loses or replaces a Parameter, Module or container
@@ -323,32 +313,18 @@ class Module:
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write `state_dict()` to `path` (exactly that name) as a `.npz` archive, atomically:
         a temporary file in the same folder, then a rename, so an interrupted or failed save
-        leaves any earlier file at `path` intact. Returns the path."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"save: the folder {folder!r} does not exist")
-        sd = self.state_dict()
-        # Opened by hand rather than with mkstemp, so the file gets the usual permissions.
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-        f = open(tmp, "xb")
-        try:
-            with f:
-                _write_npz(f, sd)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return path
+        leaves any earlier file at `path` intact (and a later save or load removes what a
+        killed one left). Returns the path."""
+        return write_archive(path, self.state_dict(), "save")
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> IncompatibleKeys:
-        """Load parameters saved by `save` (checked as by `load_state_dict`; no pickles)."""
-        with np.load(os.fspath(path), allow_pickle=False) as archive:
-            sd = OrderedDict((k, archive[k]) for k in archive.files)
-        return self.load_state_dict(sd, strict=strict)
+        """Load parameters saved by `save` (checked as by `load_state_dict`; no pickles). A
+        file that is not such an archive raises a ValueError naming it."""
+        sd = read_archive(path, "load")
+        try:
+            return self.load_state_dict(sd, strict=strict)
+        except ValueError as e:
+            raise ValueError(f"{e} [from {os.fspath(path)!r}]") from None
 
     # -- pictures and printing
     def draw_graph(
