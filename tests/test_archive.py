@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minigrad import optim
 from minigrad._archive import _host, read_archive, remove_stale_temps
 from minigrad.nn import Linear, TwoLayerNet
 
@@ -39,7 +40,7 @@ def _dead_pid() -> int:
 def test_a_file_that_is_not_an_archive_is_named(tmp_path, content, reason):
     path = tmp_path / "weights.txt"
     path.write_bytes(content)
-    for load in (Linear(2, 2).load,):
+    for load in (Linear(2, 2).load, optim.SGD(lr=0.1).load):
         with pytest.raises(ValueError) as e:
             load(path)
         message = str(e.value)

@@ -199,3 +199,11 @@ def test_copies_and_pickles_keep_params_in_step_with_their_model():
         assert len(other._handed_out) == 0
         other.params["W1"] = np.zeros((4, 3))
         assert not other.W1.data.any() and net.W1.data.any()
+
+
+def test_an_optimizers_book_update_frees_graphs_too():
+    x, t = blobs(n=50)
+    net = TwoLayerNet(20, 10, 3)
+    loss = net.loss(x, t)
+    optim.SGD(lr=0.1).update(net.params, net.gradient(x, t))
+    assert isinstance(loss.creator, FreedGraph)
