@@ -345,14 +345,18 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        # PyTorch's layout: settings on one line when there are no children, else the
+        # settings and then each child on lines of their own, the parenthesis closed last.
         lines = []
         for name, m in self.named_children():
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        extra = self.extra_repr()
         if not lines:
-            return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+            return f"{type(self).__name__}({extra})"
+        if extra:
+            lines.insert(0, "  " + extra)
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
 # What __setattr__ watches: assigning or replacing one of these may change the tree.

@@ -248,7 +248,8 @@ def test_weight_init_std_may_name_an_initializer():
 
 def test_repr():
     assert repr(TwoLayerNet(4, 3, 2, dtype=np.float32)) == (
-        "TwoLayerNet(input_size=4, hidden_size=3, output_size=2, dtype=float32\n"
+        "TwoLayerNet(\n"
+        "  input_size=4, hidden_size=3, output_size=2, dtype=float32\n"
         "  (layers.Affine1): Affine(in_features=4, out_features=3, bias=True, dtype=float32)\n"
         "  (layers.Relu1): ReLU()\n"
         "  (layers.Affine2): Affine(in_features=3, out_features=2, bias=True, dtype=float32)\n"
