@@ -48,6 +48,7 @@ def test_one_epoch_on_real_mnist(tmp_path, mnist_dir):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("TwoLayerNet 784-256-10 float32, adam lr 0.001, batch 100")
+    assert ", 1 epoch, seed 0" in lines[0]  # not "1 epochs"
     (epoch_line,) = [line for line in lines if line.startswith("epoch ")]
     m = EPOCH_LINE.match(epoch_line)
     assert m, epoch_line
@@ -107,3 +108,8 @@ def test_bad_option_values():
     assert "--epochs must be positive, got 0" in proc.stderr
     proc = run_script("--optimizer", "lbfgs")
     assert proc.returncode == 2 and "invalid choice: 'lbfgs'" in proc.stderr
+
+
+def test_counts_are_singular_for_one():
+    example = scripts.load(SCRIPT, "mnist_example")
+    assert example.count(1, "epoch") == "1 epoch" and example.count(10, "epoch") == "10 epochs"
