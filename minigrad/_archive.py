@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tokenize
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -118,7 +119,8 @@ def read_archive(path: str | os.PathLike[str], who: str) -> dict[str, np.ndarray
                 if not isinstance(value, np.ndarray):
                     raise ValueError(f"its member {key!r} is not a .npy array")
                 out[key] = value
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, SyntaxError, tokenize.TokenError) as e:
+        # SyntaxError, TokenError: NumPy parsing a damaged .npy header.
         raise ValueError(f"{what}: a damaged zip ({type(e).__name__}: {e})") from None
     except ValueError as e:
         if "allow_pickle" in str(e):

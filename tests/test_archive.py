@@ -105,3 +105,13 @@ def test_a_save_killed_midway_leaves_a_temp_file_that_the_next_save_removes(tmp_
     assert len(left) == 1 and path.read_bytes() == before  # the target is intact
     TwoLayerNet(2, 2, 2).save(path)
     assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_a_damaged_array_header_is_a_damaged_archive(tmp_path):
+    path = tmp_path / "w.npz"
+    Linear(2, 2).save(path)
+    data = path.read_bytes()
+    at = data.index(b"{'descr'")
+    path.write_bytes(data[:at] + b"{'descr\": '<f4', 'fortran_order': Fal" + data[at + 37 :])
+    with pytest.raises(ValueError, match="is not a minigrad archive .*: a damaged zip"):
+        Linear(2, 2).load(path)
