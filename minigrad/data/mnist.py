@@ -152,9 +152,8 @@ def _say(message: str) -> None:
 
 def _from_folder(folder: Path, cache: Cache) -> Arrays:
     files = sources.find_folder(folder)
-    if files.cache is not None:
-        # A cache folder that load_mnist wrote (its own, or a copy): verified when written.
-        return sources.read_folder(files)
+    if files.cache is not None and files.cache.resolve() == cache.path.resolve():
+        return sources.read_folder(files)  # $MINIGRAD_DATA names the cache itself
     try:
         fingerprint = files.fingerprint()
     except OSError as e:
@@ -164,7 +163,8 @@ def _from_folder(folder: Path, cache: Cache) -> Arrays:
     if cached is not None and cache.info().get("files") == fingerprint:
         return cached
     arrays = sources.read_folder(files)
-    _verify(arrays, str(folder))
+    if files.cache is None:  # a cache file of load_mnist was verified when it was written
+        _verify(arrays, str(folder))
     _save(cache, arrays, f"folder {folder}", fingerprint)
     return arrays
 

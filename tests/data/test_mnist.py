@@ -131,8 +131,12 @@ def test_env_may_name_a_cache_folder_that_load_mnist_wrote(
         (x2, t2), _ = load_mnist(normalize=False, download=False)
     np.testing.assert_array_equal(x2, x)
     np.testing.assert_array_equal(t2, t)
-    assert not (tmp_path / "another-home").exists()  # read in place, not copied
-    # A damaged one is named and left alone (it is the user's folder).
+    assert Cache(tmp_path / "another-home" / "minigrad" / "mnist").read() is not None  # cached
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated.parent.parent))
+    monkeypatch.setattr(Cache, "write", _must_not_run)
+    load_mnist(download=False)  # $MINIGRAD_DATA is the cache itself: read, nothing written
+    # A damaged one is named and left alone (it may be the user's copy).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "third-home"))
     data = (isolated / CACHE_NAME).read_bytes()
     (isolated / CACHE_NAME).write_bytes(data[:100] + b"x" * 1000 + data[1100:])
     with pytest.raises(MNISTError, match=r"\$MINIGRAD_DATA: cache file .*mnist.npz is corrupt"):
