@@ -86,6 +86,10 @@ def test_tanh_derivative_example(example):
     np.testing.assert_allclose(gx.data, 1 - np.tanh(x) ** 2, rtol=1e-12)
     d = parse(to_dot(gx).source)
     assert "tanh" in d.texts("f") and "sub (1, ·)" in d.texts("f")
+    # The seed of the backward pass is a named constant, an input of the last mul.
+    seed = d.by_text(f"{example.SEED} | (3,) float64")
+    (last,) = [t for s, t in d.edges if s == seed.name]
+    assert d.nodes[last].text == "mul" and any(s == last for s, _ in d.edges)
 
 
 def test_help_names_the_options():
