@@ -20,7 +20,6 @@ from types import ModuleType
 
 import pytest
 import scripts
-from blas import one_blas_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -46,14 +45,20 @@ def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     work = tmp_path / "work"
     work.mkdir()
-    with one_blas_thread():
-        ns = mf.run_page(page, work)
+    ns = mf.run_page(page, work)  # with one BLAS thread
     assert ns["__name__"] == f"docs.{page.stem}"
     assert mf.missing_figures(page, work) == []
     for name in mf.figures_of(page):
         data = (work / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", name
         assert len(data) > 2000, name  # a real picture, not an empty canvas
+        width = int.from_bytes(data[16:20], "big")  # the PNG header's width
+        assert width <= MAX_WIDTH.get(name, 10_000), f"{name} is {width} px wide"
+
+
+# Pictures whose small print must stay legible at the width of a page (about 700 px of
+# content in the docs' theme): shown at 1:1 or nearly.
+MAX_WIDTH = {"viz_legend.png": 800}
 
 
 def test_the_guide_has_pages_with_code_and_pictures():
@@ -75,11 +80,12 @@ def test_the_guide_has_pages_with_code_and_pictures():
     assert len(concepts) == 8  # one per concept
 
 
-def test_pages_that_need_mnist_show_no_pictures():
-    # make_figures must be able to draw every picture without MNIST.
-    for page in mf.pages():
-        if mf.needs_mnist(page):
-            assert mf.figures_of(page) == [], page.name
+def test_the_mnist_tutorial_shows_the_graph_its_text_announces():
+    page = DOCS / "mnist-tutorial.md"
+    assert mf.needs_mnist(page)
+    assert mf.figures_of(page) == ["mnist_loss.png", "mnist_graph.png"]
+    text = page.read_text(encoding="utf-8")
+    assert text.index('path="mnist_graph.png"') < text.index("(figures/mnist_graph.png)")
 
 
 def test_every_page_is_in_the_nav():
