@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Parameter, Variable
+from minigrad.core import Function, Parameter, Variable, enable_grad
 
 __all__ = ["ParamDict", "FreedGraph", "HandedOut"]
 
@@ -96,7 +96,8 @@ class HandedOut:
             if v is None or v.creator is None or isinstance(v.creator, FreedGraph):
                 continue
             cut = FreedGraph(v, model, why)
-            cut(_FREED)  # recorded like any op; its own output is dropped at once
+            with enable_grad():  # recorded like any op, even in no_grad; its output is dropped
+                cut(_FREED)
             v.creator = cut
 
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 import pytest
 
-from minigrad import Variable, optim
+from minigrad import Variable, no_grad, optim
 from minigrad.nn import TwoLayerNet
 from minigrad.nn.params import FreedGraph, ParamDict
 
@@ -207,3 +207,13 @@ def test_an_optimizers_book_update_frees_graphs_too():
     loss = net.loss(x, t)
     optim.SGD(lr=0.1).update(net.params, net.gradient(x, t))
     assert isinstance(loss.creator, FreedGraph)
+
+
+def test_an_update_under_no_grad_frees_graphs_as_well():
+    x, t = blobs(n=10)
+    net = TwoLayerNet(20, 10, 3)
+    loss = net.loss(x, t)
+    with no_grad():
+        net.params["W2"] -= 0.1
+    with pytest.raises(RuntimeError, match="computed before its parameters changed"):
+        loss.backward()
