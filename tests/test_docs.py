@@ -207,6 +207,7 @@ API_MODULES = [
     "minigrad.functions",
     "minigrad.nn",
     "minigrad.nn.init",
+    "minigrad.nn.params",
     "minigrad.optim",
     "minigrad.data",
     "minigrad.viz",

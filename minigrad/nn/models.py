@@ -176,7 +176,7 @@ class TwoLayerNet(_Classifier):
         self.b2 = Parameter(np.zeros(output_size, dt), name="b2")
         self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
         self._handed_out = HandedOut()
-        self._params = ParamDict(dict(self._named), self._handed_out, "TwoLayerNet")
+        self._params = ParamDict(dict(self._named), self._handed_out, type(self).__name__)
         self.layers: OrderedDict[str, Module] = OrderedDict()
         self.layers["Affine1"] = Affine(self.W1, self.b1)
         self.layers["Relu1"] = Relu()
@@ -194,7 +194,7 @@ class TwoLayerNet(_Classifier):
         if not isinstance(value, Mapping) or set(value) != set(self._params):
             keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
             raise ValueError(
-                f"TwoLayerNet.params = ...: expected a dict with the keys W1, b1, W2, b2, got "
+                f"{type(self).__name__}.params = ...: expected a dict with the keys W1, b1, W2, b2, got "
                 f"{keys}; its arrays are copied into the model"
             )
         self._params.update(value)
@@ -211,7 +211,7 @@ class TwoLayerNet(_Classifier):
     __call__ = _hands_out(Module.__call__)
 
     def _params_changed(self, why: str) -> None:
-        self._handed_out.free("TwoLayerNet", why)
+        self._handed_out.free(type(self).__name__, why)
 
     def _param_items(self) -> Sequence[tuple[str, Parameter]]:
         return self._named
