@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad import Variable, no_grad, optim
 from minigrad.nn import TwoLayerNet
 from minigrad.nn.params import FreedGraph, ParamDict
@@ -147,6 +148,10 @@ def test_a_kept_loss_keeps_its_value_and_frees_its_graph_when_the_params_change(
         loss.backward()
     with pytest.raises(RuntimeError, match="computed before its parameters changed"):
         (loss * 2.0).backward()
+    with pytest.raises(RuntimeError, match="computed before its parameters changed"):
+        mg.grad(loss, [net.W1])
+    with pytest.raises(RuntimeError, match="computed before its parameters changed"):
+        loss.backward(create_graph=True)
     assert all(p.grad is None for p in net.parameters())  # nothing half-done
 
 
