@@ -70,6 +70,10 @@ class Linear(Module):
         """x @ W + b.  (N, in_features) -> (N, out_features); x is computed in W's dtype."""
         if type(x) is not np.ndarray and not isinstance(x, Variable):
             x = np.asarray(x)
+        return self._linear(x)
+
+    def _linear(self, x: Variable | np.ndarray) -> Variable:
+        """F.linear on x (an ndarray or a Variable) cast to W's dtype, with a clear error."""
         if x.dtype != self.W.data.dtype:
             x = self._cast(x)
         try:
@@ -92,7 +96,7 @@ class Linear(Module):
             f"{type(self).__name__}: an input of dtype {x.dtype} that requires grad, into a "
             f"layer of dtype {dt}; computed with NumPy's promotion (W.grad may differ in "
             f"dtype from W). Make the dtypes agree (e.g. the layer's dtype=np.{x.dtype})",
-            stacklevel=4,
+            stacklevel=5,  # _cast, _linear, forward, Module.__call__, the caller
         )
         return x
 
@@ -162,12 +166,7 @@ class Affine(Linear):
             x = np.asarray(x)
         if x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
-        if x.dtype != self.W.data.dtype:
-            x = self._cast(x)
-        try:
-            return F.linear(x, self.W, self.b)
-        except ValueError:
-            raise self._shape_error(x) from None
+        return self._linear(x)
 
 
 class ReLU(Module):
