@@ -8,7 +8,6 @@ CI=true). The memory test runs the training script on random MNIST-shaped data.
 
 from __future__ import annotations
 
-import os
 import re
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import book
 import numpy as np
 import pytest
 from blas import one_blas_thread
+from realdata import mnist_folder
 
 from minigrad.data import load_mnist
 from minigrad.nn import TwoLayerNet
@@ -33,15 +33,11 @@ def _one_blas_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def real_mnist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
     """`load_mnist` reading $MINIGRAD_DATA, with its cache in a temporary folder."""
-    folder = os.environ.get("MINIGRAD_DATA")
-    if not folder:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MINIGRAD_DATA is not set: CI must run the book's scripts on MNIST")
-        pytest.skip("MINIGRAD_DATA is not set (point it at a folder with the MNIST files)")
+    folder = mnist_folder("the book's scripts")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         mp.setenv("MINIGRAD_MNIST_MIRRORS", "")
-        yield lambda **kw: load_mnist(download=False, **kw)
+        yield lambda **kw: load_mnist(data_dir=folder, download=False, **kw)
 
 
 def test_gradient_check_prints_what_the_book_prints(real_mnist):

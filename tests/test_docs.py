@@ -20,6 +20,7 @@ from types import ModuleType
 
 import pytest
 import scripts
+from realdata import mnist_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -29,18 +30,10 @@ mf = scripts.load(DOCS / "make_figures.py", "make_figures")
 PAGES = [p for p in mf.pages() if mf.python_blocks(p)]
 
 
-def _mnist_available() -> bool:
-    folder = os.environ.get("MINIGRAD_DATA")
-    return bool(folder) and Path(folder).is_dir()
-
-
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
 def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
     if mf.needs_mnist(page):
-        if not _mnist_available():
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{page.name} needs MNIST: set MINIGRAD_DATA to a folder holding it")
-            pytest.skip(f"{page.name} needs MNIST in $MINIGRAD_DATA")
+        mnist_folder(page.name)
         # The loader's cache goes to the test's folder, not the user's home.
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     work = tmp_path / "work"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scripts
+from realdata import mnist_folder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
 EPOCH_LINE = re.compile(
@@ -26,12 +27,7 @@ def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 @pytest.fixture
 def mnist_dir() -> str:
     """The folder of the real MNIST, from $MINIGRAD_DATA (CI must provide it)."""
-    folder = os.environ.get("MINIGRAD_DATA")
-    if not folder:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MINIGRAD_DATA is not set; CI must point it at the MNIST files")
-        pytest.skip("MINIGRAD_DATA is not set: no real MNIST to train on")
-    return folder
+    return mnist_folder("training on real MNIST")
 
 
 @pytest.mark.slow
