@@ -144,6 +144,11 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     plt.close(fig)
 
 
+def count(n: int, noun: str) -> str:
+    """`1 epoch`, `10 epochs`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
@@ -172,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     net = nn.TwoLayerNet(784, hidden, 10, weight_init_std=0.01, dtype=dtype)
     print(
         f"TwoLayerNet 784-{hidden}-10 {dtype}, {'book SGD' if args.book else name} lr {lr}, "
-        f"batch {batch_size}, {'10000 steps' if args.book else f'{epochs} epochs'}, "
+        f"batch {batch_size}, {'10000 steps' if args.book else count(epochs, 'epoch')}, "
         f"seed {args.seed}",
         flush=True,
     )

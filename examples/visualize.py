@@ -10,7 +10,8 @@ Writes, into --out (default out/):
   MNIST-shaped images (real MNIST when $MINIGRAD_DATA has it, else random data), with each
   layer call boxed, then each layer drawn as one node;
 - second_order.png: the graph that create_graph=True records for dy/dx of y = tanh(x): the
-  backward pass as ops of its own, ready to be differentiated again;
+  backward pass as ops of its own, ready to be differentiated again, starting from its seed
+  (dy/dy = 1, a constant, named in the picture);
 - explain_apple.html / explain_two_layer_net.html: the backward pass of the shopping example
   and of a small TwoLayerNet on a batch of two, step by step, in the engine's order, with the
   numbers (open them in a browser: arrow keys, buttons, `#step=3` in the address);
@@ -99,11 +100,19 @@ def two_layer_net_loss() -> tuple[Variable, str]:
     return named(net(xv, tv), "loss"), source  # a module call: the whole net is boxed too
 
 
+SEED = "seed dy/dy = 1"
+
+
 def tanh_derivative() -> Variable:
-    """dy/dx of y = tanh(x), recorded as a graph (create_graph=True)."""
+    """dy/dx of y = tanh(x), recorded as a graph (create_graph=True).
+
+    A backward pass starts from a seed, the gradient of the output with respect to itself
+    (ones). It is a constant of the recorded graph; named here, the picture shows where it
+    enters: dy/dx = seed * (1 - y * y)."""
     x = Variable(np.array([-1.0, 0.0, 0.5]), name="x")
     y = named(x.tanh(), "y")
-    (gx,) = mg.grad(y.sum(), x, create_graph=True)
+    seed = Variable(np.ones(3), name=SEED, requires_grad=False)
+    (gx,) = mg.grad(y, x, grad_outputs=seed, create_graph=True)
     return named(gx, "dy/dx")
 
 
@@ -169,8 +178,13 @@ def draw_all(out: str, fmt: str = "png") -> list[str]:
     written.append(
         draw_graph(loss, path=path("two_layer_net_collapsed"), collapse_modules=2, title=title)
     )
-    title = "dy/dx of y = tanh(x), recorded with create_graph=True"
-    written.append(draw_graph(tanh_derivative(), path=path("second_order"), title=title))
+    title = (
+        "dy/dx of y = tanh(x), recorded with create_graph=True:\n"
+        "the backward pass starts from its seed dy/dy = 1 (a constant) and multiplies it by 1 - y*y"
+    )
+    written.append(
+        draw_graph(tanh_derivative(), path=path("second_order"), title=title, legend=True)
+    )
     return written
 
 

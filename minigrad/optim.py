@@ -11,19 +11,30 @@ Two ways to use one:
 The update rules follow PyTorch (momentum buffers start at the first gradient, Adam's bias
 correction, AdamW's decoupled decay). Hyperparameters are kept as Python floats and state
 buffers take the parameter's dtype, so float32 training stays float32.
+
+A gradient whose shape differs from its parameter's is an error naming the parameter, raised
+before anything is updated. `state_dict()`/`load_state_dict()` (and `save(path)`/`load(path)`)
+hold the settings and the buffers, so a run saved with the model's weights resumes exactly.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from minigrad._archive import read_archive, write_archive
 from minigrad.core import Variable
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "RMSprop", "Adam", "AdamW"]
+
+
+def __dir__() -> list[str]:
+    # dir(minigrad.optim) shows the optimizers, not the names this module imports.
+    return sorted(__all__)
 
 
 def _number(opt: str, name: str, value: Any) -> float:
@@ -94,17 +105,36 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
-        params = self._require_params("step")
+        """Update every parameter that has a gradient, in place. A gradient of another shape
+        than its parameter raises before anything is updated."""
+        params = self._check_grads("step")
         for p, state in zip(params, self.state):
             g = p.grad
             if g is not None:
                 self._update(p.data, g.data, state)
 
+    def _check_grads(self, what: str) -> list[Variable]:
+        """The parameters, after checking that each gradient has its parameter's shape."""
+        params = self._require_params(what)
+        for i, p in enumerate(params):
+            g = p.grad
+            if g is not None and g.data.shape != p.data.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.{what}: params[{i}] ({p.name or 'unnamed'}) has a "
+                    f"gradient of shape {g.data.shape} but the parameter has shape "
+                    f"{p.data.shape} (was its .data replaced by an array of another shape?); "
+                    "nothing was updated"
+                )
+        return params
+
     def update(self, params: Mapping[Any, Any], grads: Mapping[Any, Any]) -> None:
         """The book's interface: for each key of `grads`, update the array `params[key]` in
-        place from `grads[key]` (ndarrays, or Parameters/Variables whose data is used)."""
+        place from `grads[key]` (ndarrays, or Parameters/Variables whose data is used). All
+        keys and shapes are checked before anything is updated. An updated array is then
+        assigned back (`params[key] = array`, as the book's `params[key] -= ...` does), so a
+        model's `params` (TwoLayerNet's) knows that its parameters changed."""
         name = type(self).__name__
+        todo = []
         for key, g in grads.items():
             if key not in params:
                 raise KeyError(f"{name}.update: grads has key {key!r}, which params lacks")
@@ -119,12 +149,119 @@ class Optimizer:
             if np.shape(gd) != data.shape:
                 raise ValueError(
                     f"{name}.update: grads[{key!r}] has shape {np.shape(gd)} but params[{key!r}] "
-                    f"has shape {data.shape}"
+                    f"has shape {data.shape}; nothing was updated"
                 )
+            todo.append((key, p, data, gd))
+        for key, p, data, gd in todo:
             state = self.key_state.get(key)
             if state is None:
                 state = self.key_state[key] = {}
             self._update(data, gd, state)
+            if p is data and isinstance(params, dict):
+                params[key] = data
+
+    # -- saving and resuming
+    def state_dict(self) -> dict[str, Any]:
+        """What resumes this optimizer exactly: `{"type", "settings", "state", "key_state"}`
+        with copies of the buffers (momentum, Adam's moments and step count, ...). `state` is
+        a list, one dict per parameter in the order given; `key_state` is that of `update`."""
+
+        def copied(state: dict[str, Any]) -> dict[str, Any]:
+            return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
+
+        return {
+            "type": type(self).__name__,
+            "settings": dict(self._settings()),
+            "state": [copied(st) for st in self.state],
+            "key_state": {k: copied(st) for k, st in self.key_state.items()},
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what `state_dict()` returned: the settings (lr, ...) and the buffers,
+        copied and cast to the parameters' dtypes. Checked before anything changes: the
+        optimizer's type, the number of parameters and each buffer's shape."""
+        name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or not {"settings", "state"} <= set(state_dict):
+            raise TypeError(
+                f"{where}: expected what state_dict() returns (a dict with settings and state)"
+            )
+        kind = state_dict.get("type", name)
+        if kind != name:
+            raise ValueError(f"{where}: the state dict is of a {kind}, not of a {name}")
+        settings = dict(state_dict["settings"])
+        own = self._settings()
+        if set(settings) != set(own):
+            raise ValueError(f"{where}: settings {sorted(settings)}, expected {sorted(own)}")
+        settings = {k: _like(own[k], v) for k, v in settings.items()}
+        type(self)(None, **settings)  # validates the values, as the constructor does
+        states = list(state_dict["state"])
+        params = self.params or []
+        if len(states) != len(params):
+            raise ValueError(
+                f"{where}: the state dict has state for {len(states)} parameters, this "
+                f"optimizer has {len(params)}"
+            )
+        new_states = [
+            _restored(st, p.data, f"{where}: params[{i}] ({p.name or 'unnamed'})")
+            for i, (p, st) in enumerate(zip(params, states))
+        ]
+        key_state = {
+            k: _restored(st, None, f"{where}: key_state[{k!r}]")
+            for k, st in dict(state_dict.get("key_state", {})).items()
+        }
+        for k, v in settings.items():
+            setattr(self, k, v)
+        self.state = new_states
+        self.key_state = key_state
+
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write `state_dict()` to `path` as a `.npz` archive, atomically (as `Module.save`
+        does); `load(path)` restores it. The keys of `update` must be strings here."""
+        sd = self.state_dict()
+        arrays: dict[str, np.ndarray] = {"type": np.array(sd["type"])}
+        for k, v in sd["settings"].items():
+            arrays[f"settings/{k}"] = np.asarray(v)
+        for i, st in enumerate(sd["state"]):
+            arrays.update((f"state/{i}/{k}", np.asarray(v)) for k, v in st.items())
+        arrays["state/count"] = np.array(len(sd["state"]))
+        for key, st in sd["key_state"].items():
+            if not isinstance(key, str) or "/" in key:
+                raise TypeError(
+                    f"{type(self).__name__}.save: update() keys must be strings without '/', "
+                    f"got {key!r}"
+                )
+            arrays[f"key_state/{key}/"] = np.array(0)  # a key with no state yet
+            arrays.update((f"key_state/{key}/{k}", np.asarray(v)) for k, v in st.items())
+        return write_archive(path, arrays, f"{type(self).__name__}.save")
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore the state written by `save(path)` (checked as by `load_state_dict`)."""
+        who = f"{type(self).__name__}.load"
+        arrays = read_archive(path, who)
+        if "type" not in arrays or "state/count" not in arrays:
+            raise ValueError(
+                f"{who}: {os.fspath(path)!r} is a minigrad archive but not an optimizer's "
+                "(was it written by Module.save?)"
+            )
+        sd: dict[str, Any] = {
+            "type": str(arrays["type"]),
+            "settings": {},
+            "state": [{} for _ in range(int(arrays["state/count"]))],
+            "key_state": {},
+        }
+        for name, a in arrays.items():
+            part = name.split("/")
+            value = a[()] if a.ndim == 0 else a
+            if part[0] == "settings":
+                sd["settings"][part[1]] = value
+            elif part[0] == "state" and len(part) == 3:
+                sd["state"][int(part[1])][part[2]] = value
+            elif part[0] == "key_state":
+                st = sd["key_state"].setdefault(part[1], {})
+                if part[2]:
+                    st[part[2]] = value
+        self.load_state_dict(sd)
 
     def _require_params(self, what: str) -> list[Variable]:
         if self.params is None:
@@ -143,6 +280,35 @@ class Optimizer:
 
     def _settings(self) -> dict[str, Any]:
         return {}
+
+
+def _like(template: Any, value: Any) -> Any:
+    """A setting read back (from a state dict or a file) in the type of the current one."""
+    if isinstance(template, bool):
+        return bool(value)
+    if isinstance(template, tuple):
+        return tuple(float(v) for v in value)
+    return float(value)
+
+
+def _restored(state: Any, like: np.ndarray | None, where: str) -> dict[str, Any]:
+    """One parameter's state from a state dict: arrays copied (in `like`'s shape and dtype
+    when given), numbers as Python numbers; a wrong shape raises."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}: expected a dict of buffers, got {type(state).__name__}")
+    out: dict[str, Any] = {}
+    for k, v in state.items():
+        a = np.asarray(v)
+        if a.ndim == 0 and k == "step":
+            out[k] = int(a)
+        elif like is not None and a.shape != like.shape:
+            raise ValueError(
+                f"{where}: its {k!r} has shape {a.shape} but the parameter has shape "
+                f"{like.shape}; nothing was loaded"
+            )
+        else:
+            out[k] = np.array(a, dtype=None if like is None else like.dtype)
+    return out
 
 
 class SGD(Optimizer):
@@ -170,13 +336,13 @@ class SGD(Optimizer):
         super().__init__(params)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place (see Optimizer.step)."""
         if self.momentum or self.weight_decay:
             super().step()
             return
         # Plain SGD, the hot loop of most training: one multiply and one in-place subtract.
         lr = self.lr
-        for p in self._require_params("step"):
+        for p in self._check_grads("step"):
             g = p.grad
             if g is not None:
                 d = p.data

@@ -10,7 +10,6 @@ is skipped, or fails under CI=true.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -21,6 +20,7 @@ from types import ModuleType
 
 import pytest
 import scripts
+from realdata import mnist_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -30,38 +30,15 @@ mf = scripts.load(DOCS / "make_figures.py", "make_figures")
 PAGES = [p for p in mf.pages() if mf.python_blocks(p)]
 
 
-def _mnist_available() -> bool:
-    folder = os.environ.get("MINIGRAD_DATA")
-    return bool(folder) and Path(folder).is_dir()
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    """BLAS limited to one thread, when threadpoolctl is installed (the dev extra has it).
-
-    The pages multiply small matrices: with two BLAS threads on two cores, a busy neighbour
-    (another test run, a benchmark) makes each product wait for a core, measured 10x slower,
-    and the MNIST page alone took 50 s instead of 5.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
 def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
     if mf.needs_mnist(page):
-        if not _mnist_available():
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{page.name} needs MNIST: set MINIGRAD_DATA to a folder holding it")
-            pytest.skip(f"{page.name} needs MNIST in $MINIGRAD_DATA")
+        mnist_folder(page.name)
         # The loader's cache goes to the test's folder, not the user's home.
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     work = tmp_path / "work"
     work.mkdir()
-    with _one_blas_thread():
-        ns = mf.run_page(page, work)
+    ns = mf.run_page(page, work)  # with one BLAS thread
     assert ns["__name__"] == f"docs.{page.stem}"
     assert mf.missing_figures(page, work) == []
     magic = {".png": b"\x89PNG\r\n\x1a\n", ".gif": b"GIF89a", ".html": b"<!DOCTYPE html>"}
@@ -69,6 +46,14 @@ def test_page_runs_and_draws_its_pictures(page, tmp_path, monkeypatch):
         data = (work / name).read_bytes()
         assert data.startswith(magic[Path(name).suffix]), name
         assert len(data) > 2000, name  # a real picture, not an empty canvas
+        if name.endswith(".png"):
+            width = int.from_bytes(data[16:20], "big")  # the PNG header's width
+            assert width <= MAX_WIDTH.get(name, 10_000), f"{name} is {width} px wide"
+
+
+# Pictures whose small print must stay legible at the width of a page (about 700 px of
+# content in the docs' theme): shown at 1:1 or nearly.
+MAX_WIDTH = {"viz_legend.png": 800}
 
 
 def test_the_guide_has_pages_with_code_and_pictures():
@@ -91,11 +76,12 @@ def test_the_guide_has_pages_with_code_and_pictures():
     assert len(concepts) == 8  # one per concept
 
 
-def test_pages_that_need_mnist_show_no_pictures():
-    # make_figures must be able to draw every picture without MNIST.
-    for page in mf.pages():
-        if mf.needs_mnist(page):
-            assert mf.figures_of(page) == [], page.name
+def test_the_mnist_tutorial_shows_the_graph_its_text_announces():
+    page = DOCS / "mnist-tutorial.md"
+    assert mf.needs_mnist(page)
+    assert mf.figures_of(page) == ["mnist_loss.png", "mnist_graph.png"]
+    text = page.read_text(encoding="utf-8")
+    assert text.index('path="mnist_graph.png"') < text.index("(figures/mnist_graph.png)")
 
 
 def test_every_page_is_in_the_nav():
@@ -224,6 +210,7 @@ API_MODULES = [
     "minigrad.functions",
     "minigrad.nn",
     "minigrad.nn.init",
+    "minigrad.nn.params",
     "minigrad.optim",
     "minigrad.data",
     "minigrad.viz",

@@ -127,7 +127,7 @@ def test_bad_options_are_refused():
     assert "--steps must be at least 1" in r.stderr
 
 
-def test_the_script_trains_prints_accuracy_last_and_writes_its_pictures(tmp_path):
+def test_the_script_trains_prints_its_accuracies_last_and_writes_its_pictures(tmp_path):
     out = tmp_path / "out"
     r = scripts.run(SCRIPT, "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -141,9 +141,12 @@ def test_the_script_trains_prints_accuracy_last_and_writes_its_pictures(tmp_path
         "800/1000",
         "1000/1000",
     ]
+    # The last lines say which accuracy they give (before: `accuracy 1.0000` after the
+    # test accuracy, and it was the training accuracy).
+    key, value = lines[-2].split()
+    assert key == "train_acc" and float(value) >= 0.97
     key, value = lines[-1].split()
-    assert key == "accuracy" and float(value) >= 0.97
-    assert lines[-2].startswith("test_acc ") and float(lines[-2].split()[1]) >= 0.9
+    assert key == "test_acc" and float(value) >= 0.9
     for name in ("decision_boundary.png", "graph.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, name
@@ -153,7 +156,9 @@ def test_the_run_is_deterministic(tmp_path):
     def run(seed):
         r = scripts.run(SCRIPT, "--steps", "50", "--seed", str(seed), "--out", str(tmp_path))
         assert r.returncode == 0, r.stderr
-        return [ln for ln in r.stdout.splitlines() if ln.startswith(("step", "accuracy"))]
+        return [
+            ln for ln in r.stdout.splitlines() if ln.startswith(("step", "train_acc", "test_acc"))
+        ]
 
     a, b = run(1), run(1)
     strip_time = lambda lines: [

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scripts
+from realdata import mnist_folder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
 EPOCH_LINE = re.compile(
@@ -26,12 +27,7 @@ def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 @pytest.fixture
 def mnist_dir() -> str:
     """The folder of the real MNIST, from $MINIGRAD_DATA (CI must provide it)."""
-    folder = os.environ.get("MINIGRAD_DATA")
-    if not folder:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MINIGRAD_DATA is not set; CI must point it at the MNIST files")
-        pytest.skip("MINIGRAD_DATA is not set: no real MNIST to train on")
-    return folder
+    return mnist_folder("training on real MNIST")
 
 
 @pytest.mark.slow
@@ -48,6 +44,7 @@ def test_one_epoch_on_real_mnist(tmp_path, mnist_dir):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("TwoLayerNet 784-256-10 float32, adam lr 0.001, batch 100")
+    assert ", 1 epoch, seed 0" in lines[0]  # not "1 epochs"
     (epoch_line,) = [line for line in lines if line.startswith("epoch ")]
     m = EPOCH_LINE.match(epoch_line)
     assert m, epoch_line
@@ -70,7 +67,7 @@ def test_one_epoch_on_real_mnist(tmp_path, mnist_dir):
     from minigrad.nn import TwoLayerNet
 
     _, (x_test, t_test) = load_mnist(data_dir=mnist_dir, download=False)
-    net = TwoLayerNet(784, 256, 10)
+    net = TwoLayerNet(784, 256, 10, dtype=np.float32)  # as the example trained it
     net.load(out / "two_layer_net.npz")
     assert net.accuracy(x_test, t_test) == pytest.approx(acc, abs=5e-5)
     assert not np.array_equal(net.params["b1"], np.zeros(256))
@@ -107,3 +104,8 @@ def test_bad_option_values():
     assert "--epochs must be positive, got 0" in proc.stderr
     proc = run_script("--optimizer", "lbfgs")
     assert proc.returncode == 2 and "invalid choice: 'lbfgs'" in proc.stderr
+
+
+def test_counts_are_singular_for_one():
+    example = scripts.load(SCRIPT, "mnist_example")
+    assert example.count(1, "epoch") == "1 epoch" and example.count(10, "epoch") == "10 epochs"

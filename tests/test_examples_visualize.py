@@ -76,8 +76,9 @@ def test_two_layer_net_example_on_random_data(example, monkeypatch):
     assert loss.item() == pytest.approx(np.log(10), abs=0.01)
     d = parse(to_dot(loss).source)
     assert len(d.clusters) == 5  # the net and its four layer calls
-    assert d.by_text("x | (100, 784) float32")
-    assert d.by_text("W1 | (784, 50) float32")
+    # The book's float64 net: the float32 batch is cast to its dtype (and keeps its name).
+    assert d.by_text("x | (100, 784) float64")
+    assert d.by_text("W1 | (784, 50) float64")
 
 
 def test_tanh_derivative_example(example):
@@ -86,6 +87,10 @@ def test_tanh_derivative_example(example):
     np.testing.assert_allclose(gx.data, 1 - np.tanh(x) ** 2, rtol=1e-12)
     d = parse(to_dot(gx).source)
     assert "tanh" in d.texts("f") and "sub (1, ·)" in d.texts("f")
+    # The seed of the backward pass is a named constant, an input of the last mul.
+    seed = d.by_text(f"{example.SEED} | (3,) float64")
+    (last,) = [t for s, t in d.edges if s == seed.name]
+    assert d.nodes[last].text == "mul" and any(s == last for s, _ in d.edges)
 
 
 def test_the_explorers_show_the_books_gradients(example, tmp_path):

@@ -281,3 +281,151 @@ def test_repr():
         "SGD(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)"
     )
     assert repr(optim.Adam()) == "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0)"
+
+
+# --------------------------------------------------------------------------- wrong shapes
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_gradient_of_another_shape_names_the_parameter_and_updates_nothing(case):
+    a, b = Parameter(np.ones(2), name="a"), Parameter(np.ones((2, 3)), name="W")
+    opt = CASES[case][0]([a, b])
+    a.grad = Variable(np.ones(2))
+    b.grad = Variable(np.ones((3, 2)))  # wrong, and after a good one
+    name = type(opt).__name__
+    with pytest.raises(ValueError, match=rf"{name}\.step: params\[1\] \(W\) has a gradient of shape \(3, 2\) but the parameter has shape \(2, 3\) .*nothing was updated"):  # fmt: skip
+        opt.step()
+    assert (a.data == 1).all() and (b.data == 1).all() and opt.state_dict()["state"] == [{}, {}]
+
+
+def test_a_parameter_whose_data_was_replaced_gives_both_shapes():
+    net = TwoLayerNet(4, 3, 2)
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    net.loss(np.ones((1, 4)), np.array([1])).backward()
+    net.W1.data = np.zeros((5, 3))
+    with pytest.raises(ValueError, match=r"params\[0\] \(W1\) has a gradient of shape \(4, 3\) but the parameter has shape \(5, 3\) \(was its .data replaced"):  # fmt: skip
+        opt.step()
+
+
+def test_the_books_update_checks_every_key_before_updating():
+    params = {"W": np.ones(2), "b": np.ones(3)}
+    with pytest.raises(ValueError, match=r"grads\['b'\] has shape \(2,\).*nothing was updated"):
+        optim.SGD(lr=0.1).update(params, {"W": np.ones(2), "b": np.ones(2)})
+    assert (params["W"] == 1).all()
+
+
+# --------------------------------------------------------------------------- saving, resuming
+
+
+def _batches(n: int = 12):
+    r = np.random.default_rng(0)
+    return [(r.standard_normal((16, 6)), r.integers(0, 3, 16)) for _ in range(n)]
+
+
+def _train(net, opt, batches):
+    for x, t in batches:
+        loss = net.loss(x, t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("via", ["state_dict", "file"])
+def test_a_paused_run_resumes_exactly(case, via, tmp_path):
+    make = CASES[case][0]
+    batches = _batches()
+    np.random.seed(0)
+    net = TwoLayerNet(6, 5, 3, weight_init_std=0.5)
+    opt = make(net.parameters())
+    _train(net, opt, batches)  # without a pause
+    straight = net.state_dict()
+
+    np.random.seed(0)
+    net = TwoLayerNet(6, 5, 3, weight_init_std=0.5)
+    opt = make(net.parameters())
+    _train(net, opt, batches[:5])
+    if via == "file":
+        net.save(tmp_path / "net.npz")
+        opt.save(tmp_path / "opt.npz")
+    else:
+        saved = (net.state_dict(), opt.state_dict())
+    opt.lr = 123.0  # the copy is not touched by what follows
+    _train(net, opt, batches[5:6])
+
+    resumed = TwoLayerNet(6, 5, 3)
+    opt2 = make(resumed.parameters())
+    if via == "file":
+        resumed.load(tmp_path / "net.npz")
+        opt2.load(tmp_path / "opt.npz")
+    else:
+        resumed.load_state_dict(saved[0])
+        opt2.load_state_dict(saved[1])
+    assert repr(opt2) == repr(make([Parameter(np.ones(1))]))  # the settings came back
+    _train(resumed, opt2, batches[5:])
+    for key, value in straight.items():
+        np.testing.assert_array_equal(resumed.state_dict()[key], value)
+
+
+def test_the_books_update_state_resumes_too(tmp_path):
+    def run(opt, steps, net):
+        for x, t in steps:
+            opt.update(net.params, net.gradient(x, t))
+
+    batches = _batches(6)
+    np.random.seed(0)
+    a = TwoLayerNet(6, 5, 3)
+    opt = optim.Adam(lr=0.01)
+    run(opt, batches, a)
+    np.random.seed(0)
+    b = TwoLayerNet(6, 5, 3)
+    opt = optim.Adam(lr=0.01)
+    run(opt, batches[:2], b)
+    opt.save(tmp_path / "adam.npz")
+    opt = optim.Adam()
+    opt.load(tmp_path / "adam.npz")
+    assert sorted(opt.key_state) == ["W1", "W2", "b1", "b2"] and opt.lr == 0.01
+    run(opt, batches[2:], b)
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+
+
+def test_state_dict_is_a_copy_with_the_settings():
+    p = Parameter(np.ones(2, np.float32))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = Variable(np.ones(2, np.float32))
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["type"] == "Adam" and sd["settings"]["lr"] == 0.1
+    assert sd["state"][0]["step"] == 1 and sd["state"][0]["exp_avg"].dtype == np.float32
+    sd["state"][0]["exp_avg"][...] = 5
+    assert (opt.state[0]["exp_avg"] != 5).all()
+
+
+def test_load_state_dict_errors_change_nothing(tmp_path):
+    p = Parameter(np.ones(2))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = Variable(np.ones(2))
+    opt.step()
+    good = opt.state_dict()
+    with pytest.raises(ValueError, match="the state dict is of a SGD, not of a Adam"):
+        optim.Adam([p]).load_state_dict(good)
+    other = optim.SGD([p, Parameter(np.ones(3))], lr=0.5, momentum=0.9)
+    with pytest.raises(ValueError, match="state for 1 parameters, this optimizer has 2"):
+        other.load_state_dict(good)
+    bad = {**good, "state": [{"momentum_buffer": np.ones(5)}]}
+    fresh = optim.SGD([p], lr=0.5, momentum=0.9)
+    with pytest.raises(ValueError, match=r"params\[0\] \(unnamed\): its 'momentum_buffer' has shape \(5,\) but the parameter has shape \(2,\); nothing was loaded"):  # fmt: skip
+        fresh.load_state_dict(bad)
+    with pytest.raises(ValueError, match="invalid lr -1.0"):
+        fresh.load_state_dict({**good, "settings": {**good["settings"], "lr": -1.0}})
+    assert fresh.lr == 0.5 and fresh.state == [{}]
+    path = tmp_path / "net.npz"
+    TwoLayerNet(2, 2, 2).save(path)
+    with pytest.raises(ValueError, match="a minigrad archive but not an optimizer's"):
+        fresh.load(path)
+
+
+def test_dir_shows_the_optimizers_only():
+    names = [n for n in dir(optim) if not n.startswith("_")]
+    assert names == sorted(optim.__all__)
+    assert not {"np", "math", "Any", "Iterable", "Mapping", "Variable"} & set(dir(optim))

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import tokenize
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 
 from . import checksums
 
-__all__ = ["CACHE_NAME", "Cache", "default_cache_dir"]
+__all__ = ["CACHE_NAME", "Cache", "default_cache_dir", "is_cache_file", "read_cache_file"]
 
 CACHE_NAME = "mnist.npz"
 TEMP_PREFIX = ".mnist-"  # temp files of the atomic write
@@ -108,6 +109,22 @@ class Cache:
         return tempfile.TemporaryDirectory(prefix=WORK_PREFIX, dir=self.folder)
 
 
+def is_cache_file(path: Path) -> bool:
+    """True if `path` looks like a cache file that ``load_mnist`` wrote (its zip holds the
+    checksum marker); cheap, reads the zip's directory only."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return _MARKER + ".npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def read_cache_file(path: Path) -> dict[str, NDArray[np.uint8]]:
+    """The arrays of a cache file, validated as ``Cache.read`` does but never deleted (it may
+    be a copy in a folder the user named); ValueError says what is wrong."""
+    return _load(path)[0]
+
+
 def _marker() -> NDArray[np.str_]:
     """The checksum table the cache was made for: a cache from another table is not used."""
     return np.array([spec.md5 for spec in checksums.IDX_FILES.values()])
@@ -127,7 +144,15 @@ def _load(path: Path) -> tuple[dict[str, NDArray[np.uint8]], dict[str, object]]:
             return _validate(npz)
     except _Invalid as e:
         raise ValueError(f"cache file {path} is invalid: {e}") from None
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        zipfile.BadZipFile,
+        SyntaxError,  # NumPy parsing a damaged .npy header
+        tokenize.TokenError,
+    ) as e:
         # Object arrays (allow_pickle=False), bad CRCs, truncated members, garbage bytes.
         raise ValueError(f"cache file {path} is corrupt ({type(e).__name__}: {e})") from e
 

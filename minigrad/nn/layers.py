@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import functions as F
-from minigrad.core import Parameter, Variable, get_default_dtype
+from minigrad.core import Parameter, Variable, _warn_user, get_default_dtype
 from minigrad.nn import init as _init
 from minigrad.nn.module import Module
 
@@ -66,14 +66,48 @@ class Linear(Module):
         self.b: Parameter | None = Parameter(np.zeros(self.out_features, dt)) if bias else None
 
     def forward(self, x: Variable | np.ndarray) -> Variable:
-        """x @ W + b.  (N, in_features) -> (N, out_features)."""
+        """x @ W + b.  (N, in_features) -> (N, out_features); x is computed in W's dtype."""
+        if type(x) is not np.ndarray and not isinstance(x, Variable):
+            x = np.asarray(x)
+        return self._linear(x)
+
+    def _linear(self, x: Variable | np.ndarray) -> Variable:
+        """F.linear on x (an ndarray or a Variable) cast to W's dtype, with a clear error."""
+        if x.dtype != self.W.data.dtype:
+            x = self._cast(x)
         try:
             return F.linear(x, self.W, self.b)
         except ValueError:
             raise self._shape_error(x) from None
 
+    def _cast(self, x: Any) -> Any:
+        """Data of another dtype than the layer's (float64 or uint8 batches into a float32
+        layer, the book's float32 images into a float64 one) is cast to the layer's dtype, so
+        the output, and W.grad, keep W's dtype, and NumPy's slow mixed-dtype matmul is never
+        run. A Variable that requires grad cannot be cast without an op: it is warned about
+        once per call site, and NumPy's promotion decides."""
+        dt = self.W.data.dtype
+        if not isinstance(x, Variable):
+            return x.astype(dt)
+        if not x.requires_grad:
+            return Variable(x.data.astype(dt), name=x.name, requires_grad=False)
+        _warn_user(
+            f"{type(self).__name__}: an input of dtype {x.dtype} that requires grad, into a "
+            f"layer of dtype {dt}; computed with NumPy's promotion in {x.dtype} (W.grad is cast "
+            f"back to {dt}). Make the dtypes agree (e.g. the layer's dtype=np.{x.dtype})"
+        )
+        return x
+
     def _shape_error(self, x: Any) -> ValueError:
         shape = tuple(np.shape(x.data if isinstance(x, Variable) else x))
+        expected = (self.in_features, self.out_features)
+        for name, p, want in [("W", self.W, expected), ("b", self.b, expected[1:])]:
+            if p is not None and p.shape != want:
+                return ValueError(
+                    f"{type(self).__name__}: its parameter {p.name or name} has shape "
+                    f"{p.shape}, but the layer was built for {want} (was its .data replaced "
+                    "by an array of another shape?)"
+                )
         return ValueError(
             f"{type(self).__name__}({self.extra_repr()}): expected an input of shape "
             f"(N, {self.in_features}), got {shape}"
@@ -124,13 +158,13 @@ class Affine(Linear):
             self.b = bp
 
     def forward(self, x: Variable | np.ndarray) -> Variable:
-        """x (flattened to (N, -1) if it has more than 2 dims) @ W + b -> (N, out_features)."""
+        """x (flattened to (N, -1) if it has more than 2 dims) @ W + b -> (N, out_features);
+        x is computed in W's dtype."""
+        if type(x) is not np.ndarray and not isinstance(x, Variable):
+            x = np.asarray(x)
         if x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
-        try:
-            return F.linear(x, self.W, self.b)
-        except ValueError:
-            raise self._shape_error(x) from None
+        return self._linear(x)
 
 
 class ReLU(Module):

@@ -3,17 +3,20 @@ softmax cross-entropy and both `Module`s."""
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from minigrad.core import Parameter, Variable, get_default_dtype, no_grad
+from minigrad.core import Parameter, Variable, _local, get_default_dtype, no_grad
 from minigrad.nn import init as _init
 from minigrad.nn.layers import Affine, Linear, ReLU, Relu, Sigmoid, Tanh
 from minigrad.nn.losses import SoftmaxWithLoss
 from minigrad.nn.module import Module, runs_as_call
+from minigrad.nn.params import HandedOut, ParamDict
 
 __all__ = ["TwoLayerNet", "MLP"]
 
@@ -66,11 +69,23 @@ class _Classifier(Module):
         self, x: Variable | np.ndarray, t: Any, h: float = 1e-4
     ) -> dict[str, np.ndarray]:
         """The book's central differences (f(w + h) - f(w - h)) / 2h for every element of every
-        parameter, computed in the parameters' dtype. Two forward passes per element: slow,
-        for checking `gradient` on small nets (in float64)."""
+        parameter, computed in the parameters' dtype (float32 warns: too coarse for a check).
+        Two forward passes per element: slow, for checking `gradient` on small nets (in
+        float64)."""
+        items = self._param_items()
+        low = sorted({str(p.dtype) for _, p in items if np.finfo(p.dtype).bits < 64})
+        if low:
+            warnings.warn(
+                f"numerical_gradient: the parameters are {', '.join(low)}, whose rounding "
+                f"(about {np.finfo(low[0]).eps:.0e} of the loss) divided by 2h = {2 * h:g} "
+                "makes each numerical gradient off by up to about 1e-3; the book's check, in "
+                "float64, agrees to 1e-10. Build the model with dtype=np.float64 to check "
+                "gradients.",
+                stacklevel=2,
+            )
         grads = {}
         with no_grad():
-            for name, p in self._param_items():
+            for name, p in items:
                 flat = p.data.reshape(-1)
                 if not np.shares_memory(flat, p.data):
                     raise ValueError(f"numerical_gradient: parameter {name} is not contiguous")
@@ -88,19 +103,47 @@ class _Classifier(Module):
         return grads
 
 
+def _hands_out(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Remember the outputs with a graph that `method` hands to the caller (not those of the
+    model's calls of itself, like `predict` inside `loss`), so that a change of the parameters
+    can free their graphs (see minigrad.nn.params)."""
+
+    @functools.wraps(method)
+    def wrapper(self: TwoLayerNet, *args: Any, **kwargs: Any) -> Any:
+        scope = _local.mode.scope
+        out = method(self, *args, **kwargs)
+        if (
+            isinstance(out, Variable)
+            and out.creator is not None
+            and (scope is None or scope.module is not self)
+        ):
+            self._handed_out.add(out)
+        return out
+
+    return wrapper
+
+
 class TwoLayerNet(_Classifier):
     """The book's two-layer network: Affine -> Relu -> Affine -> SoftmaxWithLoss.
 
     `weight_init_std * np.random.randn(...)` weights (so `np.random.seed` reproduces the book's
     net; `weight_init_std` may also be an initializer name such as `"he_normal"`), zero
-    biases, in `dtype` (None: the default dtype, float32). The book's interface:
+    biases, in `dtype`: float64 by default, the book's (NumPy's) dtype, so that the book's
+    gradient check agrees to 1e-10; `dtype=np.float32` trains about twice as fast, and None
+    means `minigrad.get_default_dtype()`. The book's interface:
 
     - `params`: {'W1', 'b1', 'W2', 'b2'} -> the very ndarrays the Parameters hold, so
-      `params['W1'] -= lr * g` trains the model and `params['W1'][...] = w` loads weights
-      (rebinding a key, `params['W1'] = w`, would not);
+      `params['W1'] -= lr * g` trains the model and `params['W1'][...] = w` loads weights;
+      `params['W1'] = w` copies w into the Parameter (same shape) and an unknown key raises
+      (a `ParamDict`);
     - `layers` (OrderedDict Affine1, Relu1, Affine2), `lastLayer` (SoftmaxWithLoss);
     - `predict(x)` -> logits Variable, `loss(x, t)` -> scalar Variable, `accuracy(x, t)` ->
       float, `gradient(x, t)` (autograd) and `numerical_gradient(x, t)` -> dicts like params.
+
+    When `params` is updated (`params[k] -= ...`, `params[k] = w`, `load_state_dict`, an
+    optimizer's `update(net.params, grads)`), the graphs of the outputs handed out before are
+    freed: a loss kept in a list keeps its value but no longer holds its mini-batch, and a
+    backward through it raises (its gradients would use the new weights).
 
     As a Module its parameters are named W1, b1, W2, b2.
     """
@@ -111,7 +154,7 @@ class TwoLayerNet(_Classifier):
         hidden_size: int,
         output_size: int,
         weight_init_std: float | str = 0.01,
-        dtype: Any = None,
+        dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         self.dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
@@ -131,25 +174,44 @@ class TwoLayerNet(_Classifier):
         self.b1 = Parameter(np.zeros(hidden_size, dt), name="b1")
         self.W2 = Parameter(weight((hidden_size, output_size), dt), name="W2")
         self.b2 = Parameter(np.zeros(output_size, dt), name="b2")
-        self.params = {
-            "W1": self.W1.data,
-            "b1": self.b1.data,
-            "W2": self.W2.data,
-            "b2": self.b2.data,
-        }
+        self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
+        self._handed_out = HandedOut()
+        self._params = ParamDict(dict(self._named), self._handed_out, type(self).__name__)
         self.layers: OrderedDict[str, Module] = OrderedDict()
         self.layers["Affine1"] = Affine(self.W1, self.b1)
         self.layers["Relu1"] = Relu()
         self.layers["Affine2"] = Affine(self.W2, self.b2)
         self.lastLayer = SoftmaxWithLoss()
-        self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
 
+    @property
+    def params(self) -> ParamDict:
+        """The book's dict W1, b1, W2, b2 -> the arrays the Parameters hold (see the class)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Mapping[str, Any]) -> None:
+        # `net.params = {...}` loads the arrays, like params[k] = v for each key.
+        if not isinstance(value, Mapping) or set(value) != set(self._params):
+            keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            raise ValueError(
+                f"{type(self).__name__}.params = ...: expected a dict with the keys W1, b1, W2, b2, got "
+                f"{keys}; its arrays are copied into the model"
+            )
+        self._params.update(value)
+
+    @_hands_out
     @runs_as_call
     def predict(self, x: Variable | np.ndarray) -> Variable:
         """Logits (N, output_size) for x (N, input_size) (or (N, ...), flattened)."""
         for layer in self.layers.values():
             x = layer(x)
         return x  # type: ignore[return-value]
+
+    loss = _hands_out(_Classifier.loss)
+    __call__ = _hands_out(Module.__call__)
+
+    def _params_changed(self, why: str) -> None:
+        self._handed_out.free(type(self).__name__, why)
 
     def _param_items(self) -> Sequence[tuple[str, Parameter]]:
         return self._named

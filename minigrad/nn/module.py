@@ -20,16 +20,15 @@ tuple of its layers there).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from minigrad._archive import read_archive, write_archive
 from minigrad.core import ModuleCall, Parameter, Variable, _local, enable_grad
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -48,15 +47,6 @@ def _first(container: Any) -> Any:
             return v
         return None
     return container[0] if len(container) else None
-
-
-def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
-    """What `np.savez` writes (one `name.npy` member per array, readable by `np.load`), but
-    for any names: savez's keyword arguments clash with keys like `file`."""
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, arr in arrays.items():
-            with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, arr, allow_pickle=False)
 
 
 def _call(module: Module, method: Callable[..., Any], args: Any, kwargs: Any) -> Any:
@@ -232,6 +222,8 @@ class Module:
         if strict and unexpected:
             problems.append(f"unexpected keys {unexpected}")
         pairs = []
+        saved_dtypes: set[str] = set()  # of the arrays refused for their dtype alone
+        pairs_refused: list[str] = []
         for name, p in own.items():
             if name not in state_dict:
                 continue
@@ -248,6 +240,8 @@ class Module:
                     "the model"
                 )
             elif value.dtype != p.data.dtype:
+                saved_dtypes.add(str(value.dtype))
+                pairs_refused.append(name)
                 problems.append(
                     f"{name!r} has dtype {value.dtype} in the state dict but {p.data.dtype} in "
                     "the model"
@@ -255,43 +249,38 @@ class Module:
             else:
                 pairs.append((p, value))
         if problems:
+            hint = ""
+            if len(saved_dtypes) == 1 and len(problems) == len(pairs_refused):
+                hint = f"; make the model with dtype=np.{saved_dtypes.pop()} to load them"
             raise ValueError(
                 f"load_state_dict: {type(self).__name__}: " + "; ".join(problems) + " (nothing "
-                "was loaded)"
+                f"was loaded{hint})"
             )
         for p, value in pairs:
             np.copyto(p.data, value)
+        if pairs:
+            self._params_changed("load_state_dict")
         return IncompatibleKeys(missing, unexpected)
+
+    def _params_changed(self, why: str) -> None:
+        """Called after this module's parameters were overwritten in place (`why` says how);
+        a model that hands out graphs may free them here (see TwoLayerNet)."""
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write `state_dict()` to `path` (exactly that name) as a `.npz` archive, atomically:
         a temporary file in the same folder, then a rename, so an interrupted or failed save
-        leaves any earlier file at `path` intact. Returns the path."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"save: the folder {folder!r} does not exist")
-        sd = self.state_dict()
-        # Opened by hand rather than with mkstemp, so the file gets the usual permissions.
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-        f = open(tmp, "xb")
-        try:
-            with f:
-                _write_npz(f, sd)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return path
+        leaves any earlier file at `path` intact (and a later save or load removes what a
+        killed one left). Returns the path."""
+        return write_archive(path, self.state_dict(), "save")
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> IncompatibleKeys:
-        """Load parameters saved by `save` (checked as by `load_state_dict`; no pickles)."""
-        with np.load(os.fspath(path), allow_pickle=False) as archive:
-            sd = OrderedDict((k, archive[k]) for k in archive.files)
-        return self.load_state_dict(sd, strict=strict)
+        """Load parameters saved by `save` (checked as by `load_state_dict`; no pickles). A
+        file that is not such an archive raises a ValueError naming it."""
+        sd = read_archive(path, "load")
+        try:
+            return self.load_state_dict(sd, strict=strict)
+        except ValueError as e:
+            raise ValueError(f"{e} [from {os.fspath(path)!r}]") from None
 
     # -- pictures and printing
     def draw_graph(
@@ -312,14 +301,18 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        # PyTorch's layout: settings on one line when there are no children, else the
+        # settings and then each child on lines of their own, the parenthesis closed last.
         lines = []
         for name, m in self.named_children():
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        extra = self.extra_repr()
         if not lines:
-            return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+            return f"{type(self).__name__}({extra})"
+        if extra:
+            lines.insert(0, "  " + extra)
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
 # What the walk looks at: the nodes of the tree, and the containers that may hold them.

@@ -16,7 +16,6 @@ from minigrad.core import ModuleCall, Parameter, Variable
 from minigrad.viz.graph import (
     Names,
     Plan,
-    chain,
     is_folded,
     make_plan,
     parent,
@@ -48,6 +47,7 @@ _BOX = {
     "fillcolor": "#f6f6f6",
     "color": "#9a9a9a",
     "fontsize": "10",
+    "labelloc": "t",
     "labeljust": "l",
 }
 _BOX_FILLS = ("#f6f6f6", "#ececec")  # nested boxes alternate, so each edge is visible
@@ -83,8 +83,8 @@ def to_dot(
     - `collapse_modules`: True draws each outermost module call as one node, hiding the ops
       and data inside it (for large models); an int n does so for the calls at nesting depth
       n (2: the layers of a model that was itself called as a module).
-    - `rankdir`: "TB" (top to bottom), "LR", "BT" or "RL"; `legend` adds a key of the styles;
-      `title` is written above the graph.
+    - `rankdir`: "TB" (top to bottom), "LR", "BT" or "RL"; `legend` adds a key of the styles
+      that the picture uses; `title` is written above the graph (a newline starts a line).
 
     The walk is iterative: a chain of 100,000 ops converts without recursion.
     """
@@ -108,21 +108,28 @@ def to_dot(
     opts = _LabelOptions(show_shapes, show_dtypes, show_grads, show_values)
     lines: dict[int | None, list[str]] = {None: []}  # box id (None: top level) -> body lines
     w = plan.walk
+    used: set[str] = set()  # the roles drawn, for the legend
 
     # Nodes in the order they were computed (dot keeps that order within a rank when it can).
     for i in plan.data_order:
         if i in plan.data_box:
             x = w.data[i]
             label = _data_label(x, _data_name(x, names, w.consumers.get(i, [])), opts)
-            _add(lines, plan.data_box[i], _node(f"d{i}", label, role_of(x, w.outputs)))
+            role = role_of(x, w.outputs)
+            used.add(role)
+            _add(lines, plan.data_box[i], _node(f"d{i}", label, role))
     for f in plan.functions:
         i = id(f)
         if i in plan.func_box:
             label = html.escape(_op_label(f))
+            used.add("op")
             _add(lines, plan.func_box[i], _node(f"f{i}", label, "op"))
     for i, c in plan.collapsed.items():
         label = _collapsed_label(c, plan, names)
+        used.add("module")
         _add(lines, plan.collapsed_box[i], _node(f"m{i}", label, "module"))
+    if plan.boxes:
+        used.add("box")
     edges = [
         f'\t{t} -> {h} [label="x{n}" fontsize="9"]\n'
         if (n := plan.repeats.get((t, h)))
@@ -138,8 +145,9 @@ def to_dot(
     if title or legend:
         # The legend is part of the graph's label, not a node: a tall node would stretch
         # the rank it lands on.
-        g.attr(label=f"<{_graph_label(title, legend)}>", labelloc="t", fontsize="14")
-    g.body.extend(_nest_boxes(plan, lines, names, rankdir))
+        g.attr(label=f"<{_graph_label(title, used if legend else None)}>", labelloc="t")
+        g.attr(fontsize="14")
+    g.body.extend(_nest_boxes(plan, lines, names))
     g.body.extend(edges)
     return g
 
@@ -165,17 +173,15 @@ def _node(node_id: str, label: str, role: str) -> str:
     return f"\t{node_id} [label=<{label}> {_ATTRS[role]}]\n"
 
 
-def _nest_boxes(
-    plan: Plan, lines: dict[int | None, list[str]], names: Names, rankdir: str
-) -> list[str]:
-    """The body: top-level lines, then one `subgraph cluster_k` per box, nested as called."""
+def _nest_boxes(plan: Plan, lines: dict[int | None, list[str]], names: Names) -> list[str]:
+    """The body: top-level lines, then one `subgraph cluster_k` per box, nested as called.
+    Every box has its label in the same place, its top left corner."""
     children: dict[int | None, list[ModuleCall]] = {}
     for c in plan.boxes:
         up = parent(c)
         children.setdefault(None if up is None else id(up), []).append(c)
     out = list(lines[None])
     numbers = {id(c): k for k, c in enumerate(plan.boxes)}
-    exits = _boxes_with_exits(plan) if plan.boxes else set()
     # An explicit stack of (call, depth, closing?) so deep nesting needs no recursion.
     stack: list[tuple[ModuleCall, int, bool]] = [
         (c, 1, False) for c in reversed(children.get(None, []))
@@ -188,11 +194,6 @@ def _nest_boxes(
             continue
         label = _box_label(c, names)
         attrs = dict(_BOX, fillcolor=_BOX_FILLS[(depth - 1) % 2])
-        # Edges enter a box at its upstream side and leave at its downstream side; the label
-        # goes downstream when nothing leaves there (the box holding the loss), else upstream.
-        if rankdir in ("TB", "BT"):
-            downstream = "b" if rankdir == "TB" else "t"
-            attrs["labelloc"] = downstream if id(c) not in exits else _FLIP[downstream]
         out.append(f"{pad}subgraph cluster_{numbers[id(c)]} {{\n")
         out.append(f"{pad}\tlabel=<{label}>\n")
         out.extend(f'{pad}\t{k}="{v}"\n' for k, v in attrs.items())
@@ -200,24 +201,6 @@ def _nest_boxes(
         stack.append((c, depth, True))
         stack.extend((k, depth + 1, False) for k in reversed(children.get(id(c), [])))
     return out
-
-
-_FLIP = {"t": "b", "b": "t"}
-
-
-def _boxes_with_exits(plan: Plan) -> set[int]:
-    """Ids of the module calls that some edge leaves (its tail inside, its head outside)."""
-    box_of: dict[str, ModuleCall | None] = {f"d{i}": b for i, b in plan.data_box.items()}
-    box_of.update((f"f{i}", b) for i, b in plan.func_box.items())
-    box_of.update((f"m{i}", b) for i, b in plan.collapsed_box.items())
-    exits: set[int] = set()
-    for tail, head in plan.edges:
-        inner = box_of[tail]
-        if inner is None:
-            continue
-        around_head = {id(c) for c in chain(box_of[head])}
-        exits.update(id(c) for c in chain(inner) if id(c) not in around_head)
-    return exits
 
 
 # --------------------------------------------------------------------------- labels
@@ -351,20 +334,23 @@ def _collapsed_label(c: ModuleCall, plan: Plan, names: Names) -> str:
     return "<br/>".join(rows)
 
 
-def _graph_label(title: str | None, legend: bool) -> str:
-    """The title over a one-row key of the node styles."""
+def _graph_label(title: str | None, legend: set[str] | None) -> str:
+    """The title over a one-row key of the node styles in `legend` (the roles drawn)."""
     rows = []
+    entries = [(role, text) for role, text in _LEGEND if legend is not None and role in legend]
+    table = '<table border="0" cellborder="0" cellspacing="2" cellpadding="3">'
     if title:
-        rows.append(f'<tr><td colspan="{len(_LEGEND)}">{html.escape(title)}</td></tr>')
-    if legend:
+        lines = "<br/>".join(html.escape(line) for line in title.split("\n"))
+        rows.append(f"<tr><td>{lines}</td></tr>")
+    if entries:
         cells = []
-        for role, text in _LEGEND:
+        for role, text in entries:
             fill = _BOX_FILLS[0] if role == "box" else STYLES[role].get("fillcolor", "#ffffff")
             cells.append(
-                f'<td border="1" bgcolor="{fill}"><font point-size="10">{text}</font></td>'
+                f'<td border="1" bgcolor="{fill}"><font point-size="11">{text}</font></td>'
             )
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    table = '<table border="0" cellborder="0" cellspacing="2" cellpadding="3">'
+        # A table of its own: the key keeps its width under a wide title.
+        rows.append(f"<tr><td>{table}<tr>{''.join(cells)}</tr></table></td></tr>")
     return table + "".join(rows) + "</table>"
 
 

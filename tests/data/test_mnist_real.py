@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from realdata import mnist_folder
 
 from minigrad.data import load_mnist
 
-REAL = os.environ.get("MINIGRAD_DATA")
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -29,21 +28,18 @@ class Real:
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Real]:
     """Load the real files once into a cache shared by this module's tests."""
-    if not REAL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MINIGRAD_DATA is not set: CI must test on the real MNIST files")
-        pytest.skip("MINIGRAD_DATA is not set (point it at a folder with the MNIST files)")
+    folder = mnist_folder("load_mnist on the real files")
     cache_home = tmp_path_factory.mktemp("real-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(cache_home))
         mp.setenv("MINIGRAD_MNIST_MIRRORS", "")
         start = time.perf_counter()
-        load_mnist(data_dir=REAL, download=False)
+        load_mnist(data_dir=folder, download=False)
         first = time.perf_counter() - start
         start = time.perf_counter()
-        load_mnist(data_dir=REAL, download=False)
+        load_mnist(data_dir=folder, download=False)
         cached = time.perf_counter() - start
-    yield Real(REAL, cache_home, first, cached)
+    yield Real(folder, cache_home, first, cached)
 
 
 @pytest.fixture

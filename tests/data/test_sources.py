@@ -139,9 +139,8 @@ def test_fetch_from_a_file_mirror(fake: Fake, tmp_path: Path) -> None:
 
 def test_unreachable_mirror_fails_fast(tmp_path: Path) -> None:
     start = time.perf_counter()
-    with pytest.raises(
-        SourceError, match=r"http://127.0.0.1:9/train-images-idx3-ubyte.gz: .*refused"
-    ):
+    # Short: the caller names the mirror; the reason is the file and the OS's words.
+    with pytest.raises(SourceError, match=r"^train-images-idx3-ubyte.gz: Connection refused$"):
         sources.fetch_mirror("http://127.0.0.1:9/", tmp_path)
     assert time.perf_counter() - start < 0.5
     assert list(tmp_path.iterdir()) in ([], [tmp_path / "train-images-idx3-ubyte.gz"])

@@ -6,6 +6,7 @@ shapes and the errors of bad input."""
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -96,6 +97,44 @@ def test_linear_wrong_input_width_names_the_shapes():
     )
     with pytest.raises(ValueError, match=r"expected an input of shape \(N, 4\), got \(4,\)"):
         layer(Variable(np.ones(4, np.float32)))
+
+
+def test_a_replaced_weight_of_another_shape_is_named_with_both_shapes():
+    layer = Affine(4, 2)
+    layer.W.data = np.ones((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"Affine: its parameter W has shape \(4, 3\), but the layer was built for \(4, 2\) \(was its .data replaced"):  # fmt: skip
+        layer(np.ones((5, 4), np.float32))
+
+
+@pytest.mark.parametrize("layer_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data_dtype", [np.float32, np.float64, np.uint8, np.int64])
+@pytest.mark.parametrize("make", [Linear, Affine], ids=["Linear", "Affine"])
+def test_data_of_another_dtype_is_computed_in_the_layers_dtype(make, layer_dtype, data_dtype):
+    layer = make(4, 3, dtype=layer_dtype)
+    x = (rng.random((5, 4)) * 10).astype(data_dtype)
+    for given in (x, Variable(x, name="x", requires_grad=False), x.tolist()):
+        layer.W.grad = None
+        y = layer(given)
+        assert y.dtype == layer_dtype
+        y.sum().backward()
+        assert layer.W.grad.dtype == layer_dtype and layer.b.grad.dtype == layer_dtype
+        expected = x.astype(layer_dtype) @ layer.W.data + layer.b.data
+        np.testing.assert_array_equal(y.data, expected)
+
+
+def test_an_input_of_another_dtype_that_needs_its_gradient_warns_once():
+    layer = Linear(4, 3, dtype=np.float32)
+    x = Variable(rng.random((5, 4)))  # float64, requires grad
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own setting: once per call site
+        for _ in range(3):
+            layer(x).sum().backward()
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert str(caught[0].message).startswith(
+        "Linear: an input of dtype float64 that requires grad, into a layer of dtype float32"
+    )
+    assert caught[0].filename == __file__  # it points at the caller's line
+    assert x.grad.shape == (5, 4)
 
 
 def test_affine_from_arrays_shares_them_like_the_book():

@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad import Variable
 from minigrad.nn import MLP, Affine, Linear, Module, ReLU, SoftmaxWithLoss, Tanh, TwoLayerNet
 
@@ -95,9 +96,9 @@ def test_construction_follows_the_book():
     np.random.seed(5)
     W1 = 0.01 * np.random.randn(6, 4)
     W2 = 0.01 * np.random.randn(4, 3)
-    assert net.W1.dtype == np.float32  # the default dtype
-    np.testing.assert_array_equal(net.params["W1"], W1.astype(np.float32))
-    np.testing.assert_array_equal(net.params["W2"], W2.astype(np.float32))
+    assert net.W1.dtype == np.float64  # the book's dtype, TwoLayerNet's default
+    np.testing.assert_array_equal(net.params["W1"], W1)
+    np.testing.assert_array_equal(net.params["W2"], W2)
     assert not net.params["b1"].any() and net.params["b2"].shape == (3,)
     assert list(net.params) == ["W1", "b1", "W2", "b2"]
     assert [n for n, _ in net.named_parameters()] == ["W1", "b1", "W2", "b2"]
@@ -105,7 +106,8 @@ def test_construction_follows_the_book():
     assert isinstance(net.layers["Affine1"], Affine) and isinstance(net.layers["Relu1"], ReLU)
     assert isinstance(net.lastLayer, SoftmaxWithLoss)
     assert isinstance(net.layers, OrderedDict) and isinstance(net, Module)
-    assert TwoLayerNet(2, 2, 2, dtype=np.float64).W2.dtype == np.float64
+    assert TwoLayerNet(2, 2, 2, dtype=np.float32).W2.dtype == np.float32
+    assert TwoLayerNet(2, 2, 2, dtype=None).W2.dtype == mg.get_default_dtype()
 
 
 def test_params_are_the_very_arrays_of_the_model():
@@ -160,9 +162,10 @@ def test_gradient_agrees_with_numerical_gradient():
 
 
 def test_numerical_gradient_works_in_the_params_dtype_and_restores_them():
-    net = TwoLayerNet(3, 2, 2)
+    net = TwoLayerNet(3, 2, 2, dtype=np.float32)
     before = {k: v.copy() for k, v in net.params.items()}
-    g = net.numerical_gradient(*make_data(n=4, d=3, c=2))
+    with pytest.warns(UserWarning, match=r"parameters are float32.*dtype=np.float64"):
+        g = net.numerical_gradient(*make_data(n=4, d=3, c=2))
     assert all(v.dtype == np.float32 for v in g.values())
     for k in before:
         np.testing.assert_array_equal(net.params[k], before[k])
@@ -244,8 +247,9 @@ def test_weight_init_std_may_name_an_initializer():
 
 
 def test_repr():
-    assert repr(TwoLayerNet(4, 3, 2)) == (
-        "TwoLayerNet(input_size=4, hidden_size=3, output_size=2, dtype=float32\n"
+    assert repr(TwoLayerNet(4, 3, 2, dtype=np.float32)) == (
+        "TwoLayerNet(\n"
+        "  input_size=4, hidden_size=3, output_size=2, dtype=float32\n"
         "  (layers.Affine1): Affine(in_features=4, out_features=3, bias=True, dtype=float32)\n"
         "  (layers.Relu1): ReLU()\n"
         "  (layers.Affine2): Affine(in_features=3, out_features=2, bias=True, dtype=float32)\n"

@@ -29,7 +29,7 @@ def labels(n: int, classes: int = 10, seed: int = 0) -> np.ndarray:
 
 def two_layer_net() -> nn.TwoLayerNet:
     np.random.seed(0)  # noqa: NPY002 - TwoLayerNet draws from np.random, as in the book
-    net = nn.TwoLayerNet(784, 50, 10, weight_init_std="he_normal")
+    net = nn.TwoLayerNet(784, 50, 10, weight_init_std="he_normal", dtype=np.float32)
     net.b1.data[:] = np.linspace(-0.5, 0.5, 50)  # non-zero biases, so they are tested too
     return net
 

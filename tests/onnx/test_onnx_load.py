@@ -32,7 +32,7 @@ def make_model(onnx, nodes, inputs, outputs, initializers=(), opset=17):
 def test_load_fine_tune_and_export_again(tmp_path):
     need("onnx")
     np.random.seed(0)  # noqa: NPY002
-    net = nn.TwoLayerNet(784, 30, 10, weight_init_std="he_normal")
+    net = nn.TwoLayerNet(784, 30, 10, weight_init_std="he_normal", dtype=np.float32)
     first = tmp_path / "first.onnx"
     mg.onnx.export(net, (batch(4), labels(4)), first)
 
@@ -175,7 +175,7 @@ def test_bad_files(tmp_path):
 
 def test_inputs_are_checked_and_converted(tmp_path):
     need("onnx")
-    net = nn.TwoLayerNet(784, 8, 10)
+    net = nn.TwoLayerNet(784, 8, 10, dtype=np.float32)
     path = tmp_path / "n.onnx"
     mg.onnx.export(net, (batch(2), labels(2)), path)
     loaded = mg.onnx.load(path)

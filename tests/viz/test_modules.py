@@ -236,7 +236,7 @@ def mnist_batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_two_layer_net_called_as_a_module():
-    net = nn.TwoLayerNet(784, 50, 10)
+    net = nn.TwoLayerNet(784, 50, 10, dtype=np.float32)
     x, t = mnist_batch()
     loss = net(x, t)
     d = dot_of(loss)
@@ -279,3 +279,18 @@ def test_nn_linear_parameters_get_dotted_paths():
             d, path.split(".")[0]
         )
     assert isinstance(net.fc1.W, Parameter)
+
+
+def test_every_box_has_its_label_in_the_same_place_and_the_legend_names_boxes():
+    net = nn.MLP([6, 5, 3])
+    x, t = batch()
+    for rankdir in ("TB", "LR", "BT"):
+        d = parse(to_dot(net(x, t), rankdir=rankdir, legend=True).source)
+        assert len(d.clusters) == 5  # the model, fc1, act1, fc2, lastLayer
+        for c in d.clusters.values():  # top left, whether the box holds the loss or not
+            assert (c.attrs["labelloc"], c.attrs["labeljust"]) == ("t", "l"), c.text
+        for role in ("parameter", "input", "array constant", "intermediate", "output"):
+            assert f">{role}</font>" in d.graph_attrs
+        assert ">module box</font>" in d.graph_attrs and ">module call</font>" not in d.graph_attrs
+    d = parse(to_dot(net(x, t), collapse_modules=True, legend=True).source)
+    assert ">module call</font>" in d.graph_attrs and ">op</font>" not in d.graph_attrs
