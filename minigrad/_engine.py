@@ -135,7 +135,8 @@ def run_backward(
                 _backward_one(f, acc, p)
                 continue
             # Step 3's fast case, `_backward_one` inlined for a built-in one-output op on
-            # arrays: about 0.6 us per op less (bench_overhead.py, 1,000-op chain).
+            # arrays: bench_overhead.py's 1,000-op chain costs 47% more without it
+            # (instructions per op under callgrind, as core.py's figures).
             if f.saved_inputs is RELEASED:
                 raise _released_error(f)
             y = ref()
@@ -164,7 +165,7 @@ def run_backward(
                 else:
                     acc[x] = (gxs, False)
             if not retain_graph:
-                # Step 6, f.release() inlined: 0.08 us per op less.
+                # Step 6, f.release() inlined (the chain costs 2.2% more without it).
                 f.saved_inputs = f.saved_outputs = RELEASED
                 if f.saves_attrs:
                     f.release()

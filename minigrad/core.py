@@ -559,7 +559,8 @@ class Function:
     #: a backward written with operations both kinds support (all built-in ops).
     backward_on_arrays = False
     #: Whether forward stores attributes on self; built-in ops that store none say False,
-    #: which spares the release an empty instance dict.
+    #: which spares the release an empty instance dict (step 6: the chain of
+    #: bench_overhead.py costs 7% more without it).
     saves_attrs = True
     #: Positions of inputs this op never differentiates (class labels): an integer Variable
     #: there is expected, not warned about.
@@ -656,9 +657,11 @@ def _noting_settings(init: Callable[..., None]) -> Callable[..., None]:
 
 # --------------------------------------------------------------------------- recording (step 1)
 # The hottest path of the library: each list, loop, helper call or tuple here costs about a
-# fifth of a small NumPy op (benchmarks/bench_overhead.py measures it). `_apply1`/`_apply2`
-# only unwrap one or two inputs without a loop (0.4 us per op less than `_apply`'s loop,
-# bench_overhead chain); `_record` is the one place a node is linked into the graph.
+# fifth of a small NumPy op. Each fast path says what the 1,000-op chain (or the wide graph)
+# of benchmarks/bench_overhead.py costs without it, in instructions per op counted by
+# callgrind, which unlike a clock gives the same figure on every run of a shared machine.
+# Step 1's fast path: `_apply1`/`_apply2` only unwrap one or two inputs, without `_apply`'s
+# loop (the chain costs 16% more without them). `_record` is the one place a node is linked.
 
 _new_variable = object.__new__
 _ref = weakref.ref
@@ -750,8 +753,8 @@ def _record(
     else:
         out = _record_outputs(f, y)
     if needs is _NEEDS1 or needs is _FIRST:
-        # The common case, one input needing grad, without the loop below: 0.1 us per op
-        # less (bench_overhead.py, 1,000-op chain).
+        # Step 1's common case, one input needing grad, linked without the loop below (the
+        # chain costs 3.7% more without it).
         c = inputs[0].creator
         f._parents = c
         f.generation = 0 if c is None else c.generation + 1
@@ -759,7 +762,7 @@ def _record(
     parents = None
     gen = 0
     i = -1
-    for need in needs:  # indexing, not zip(inputs, needs): 0.1 us per op less
+    for need in needs:  # indexing, not zip(inputs, needs): the wide graph costs 3.9% more
         i += 1
         if need:
             c = inputs[i].creator
