@@ -319,3 +319,48 @@ def test_integer_labels_given_as_a_variable_are_not_warned_about(recwarn):
     t = Variable(np.array([0, 2]), name="t")
     F.softmax_cross_entropy(x, t).backward()
     assert not [w for w in recwarn.list if "cannot hold a gradient" in str(w.message)]
+
+
+def test_a_gradient_a_builtin_backward_made_is_handed_to_the_leaf_without_a_copy():
+    made = {}
+
+    class Twice(Function):
+        backward_on_arrays = True
+        saves_attrs = False
+
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            made["gx"] = gy * 2.0  # a new array: the pass owns it
+            return made["gx"]
+
+    class Same(Function):
+        backward_on_arrays = True
+        saves_attrs = False
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, gy):
+            return gy  # passed on: it may be shared, so the leaf gets a copy
+
+    x = Variable(np.array([1.0, 2.0]))
+    Twice()(x).backward(np.ones(2))
+    assert x.grad.data is made["gx"]
+    seed = np.ones(2)
+    z = Variable(np.array([1.0, 2.0]))
+    Same()(z).backward(seed)
+    assert z.grad.data is not seed and not np.shares_memory(z.grad.data, seed)
+
+
+def test_a_sum_into_a_new_array_does_not_change_what_the_other_consumer_was_given():
+    # x feeds two muls; the first contribution is a new array the pass owns, and the second
+    # is added into it: the gradient add passed on to both branches must stay as it was.
+    x = Variable(np.array([1.0, 2.0]))
+    h = x * 3.0 + x * 5.0
+    h.retain_grad()
+    y = h + h
+    y.backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad.data, [16.0, 16.0])
+    np.testing.assert_array_equal(h.grad.data, [2.0, 2.0])

@@ -78,6 +78,8 @@ def check_op(
         assert not vars(op), f"{op.name}: saves_attrs is False but forward set {sorted(vars(op))}"
 
     w = np.random.default_rng(seed + 1).standard_normal(expected.shape)
+    if op is not None and op.backward_on_arrays:
+        check_fresh_grads(op, w)
     f = weighted(fn, w)
     mg.gradcheck(f, *[x.copy() for x in xs], atol=atol, rtol=rtol)
     if gradgrad:
@@ -110,6 +112,23 @@ def check_op(
             for i, gg in enumerate(mg.grad(total, vs32)):
                 assert gg is None or gg.dtype == np.float32, f"input {i}: 2nd order {gg.dtype}"
     return y
+
+
+def check_fresh_grads(op: mg.Function, gy: np.ndarray) -> None:
+    """The rule the engine's `(g, mutable)` relies on: a built-in backward never returns one
+    array for two inputs, nor an array it keeps (its saved values, forward's attributes), nor
+    the very gradient it was given unless it says so by identity; views are fine (the engine
+    copies them)."""
+    kept = [a for a in (*op.saved_inputs, *op.saved_outputs, *vars(op).values())]
+    gxs = op.backward(gy)
+    gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+    owned = [g for g in gxs if isinstance(g, np.ndarray) and g.base is None and g is not gy]
+    for i, g in enumerate(owned):
+        for h in owned[i + 1 :]:
+            assert not np.shares_memory(g, h), f"{op.name}: one array returned for two inputs"
+        for k in kept:
+            if isinstance(k, np.ndarray):
+                assert not np.shares_memory(g, k), f"{op.name}: returned an array it keeps"
 
 
 def grads_of(fn: Callable[..., Variable], *arrays: np.ndarray, gy: Any = None) -> list[np.ndarray]:
