@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from minigrad import F, Variable
+from minigrad import F, Function, Variable
 
 
 def _var(*values: float) -> Variable:
