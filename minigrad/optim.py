@@ -370,6 +370,14 @@ class SGD(Optimizer):
         }
 
 
+def _zeros_in(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
+    """The parameter's buffer `state[key]`, made as zeros like the parameter on first use."""
+    buf = state.get(key)
+    if buf is None:
+        buf = state[key] = np.zeros_like(like)
+    return buf
+
+
 class AdaGrad(Optimizer):
     """h += g * g; p -= lr * g / (sqrt(h) + eps)  (h starts at zero)."""
 
@@ -381,9 +389,7 @@ class AdaGrad(Optimizer):
         super().__init__(params)
 
     def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        h = state.get("sum")
-        if h is None:
-            h = state["sum"] = np.zeros_like(data)
+        h = _zeros_in(state, "sum", data)
         h += g * g
         data -= self.lr * g / (np.sqrt(h) + self.eps)
 
@@ -407,9 +413,7 @@ class RMSprop(Optimizer):
         super().__init__(params)
 
     def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        v = state.get("square_avg")
-        if v is None:
-            v = state["square_avg"] = np.zeros_like(data)
+        v = _zeros_in(state, "square_avg", data)
         v *= self.alpha
         v += (1 - self.alpha) * (g * g)
         data -= self.lr * g / (np.sqrt(v) + self.eps)
@@ -423,9 +427,11 @@ class Adam(Optimizer):
     m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     p -= lr * (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps).
     `weight_decay` adds weight_decay * p to g first (L2, as torch.optim.Adam); see AdamW.
+    `weight_decay=None` means the class's default: 0 for Adam, 0.01 for AdamW (as PyTorch).
     """
 
     _decoupled = False
+    default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -433,9 +439,11 @@ class Adam(Optimizer):
         lr: float = 0.001,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
     ) -> None:
         name = type(self).__name__
+        if weight_decay is None:
+            weight_decay = self.default_weight_decay
         self.lr = _at_least_zero(name, "lr", lr)
         try:
             b1, b2 = betas
@@ -481,16 +489,7 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov and Hutter): p *= 1 - lr * weight_decay
-    before each Adam step, instead of adding the decay to the gradient."""
+    before each Adam step, instead of adding the decay to the gradient (default 0.01)."""
 
     _decoupled = True
-
-    def __init__(
-        self,
-        params: Iterable[Variable] | None = None,
-        lr: float = 0.001,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-    ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    default_weight_decay = 0.01

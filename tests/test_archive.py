@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from minigrad import optim
-from minigrad._archive import _host, read_archive, remove_stale_temps
+from minigrad._archive import read_archive
+from minigrad._files import _host, remove_stale_temps
 from minigrad.nn import Linear, TwoLayerNet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,37 +8,30 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.onnx._builder import (
-    INT64_MAX,
-    INT64_MIN,
-    Batch,
-    Builder,
-    Dim,
-    UnsupportedOpError,
-    Value,
-    broadcast_sym,
-)
+from minigrad.onnx import _builder as B
 
 
-def export_index(b: Builder, x: Value, index: Any) -> tuple[str, tuple[Dim, ...]]:
+def export_index(b: B.Builder, x: B.Value, index: Any) -> tuple[str, tuple[B.Dim, ...]]:
     """`x[index]` as ONNX nodes; returns the output's name and dims."""
     shape, dt = b.outs[0]
     entries = _index_entries(b, index, x)
-    advanced = any(isinstance(e, Value) for e in entries)
+    advanced = any(isinstance(e, B.Value) for e in entries)
     if advanced and any(e is None for e in entries):
-        raise UnsupportedOpError(
+        raise B.UnsupportedOpError(
             "getitem: an index that mixes None (np.newaxis) with integer arrays has no ONNX "
             "form here; add the axis with reshape instead"
         )
     if advanced:
         entries = [
-            Value(None, np.dtype(np.int64), (), (), const=np.int64(e)) if isinstance(e, int) else e
+            B.Value(None, np.dtype(np.int64), (), (), const=np.int64(e))
+            if isinstance(e, int)
+            else e
             for e in entries
         ]
 
     # 1. Slices (and, in basic indexing, integers as one-element slices).
     starts, ends, axes, steps = [], [], [], []
-    sym: list[Dim] = list(x.sym)
+    sym: list[B.Dim] = list(x.sym)
     squeeze = []
     axis = 0
     for e in entries:
@@ -53,7 +46,7 @@ def export_index(b: Builder, x: Value, index: Any) -> tuple[str, tuple[Dim, ...]
             sym[axis] = _sliced_dim(e, x.sym[axis], x.shape[axis])
         elif isinstance(e, int):
             starts.append(e)
-            ends.append(e + 1 if e != -1 else INT64_MAX)
+            ends.append(e + 1 if e != -1 else B.INT64_MAX)
             axes.append(axis)
             steps.append(1)
             squeeze.append(axis)
@@ -64,7 +57,7 @@ def export_index(b: Builder, x: Value, index: Any) -> tuple[str, tuple[Dim, ...]
     if not advanced:
         if squeeze:
             y = b.node("Squeeze", [y, b.ints(squeeze)])
-        out: list[Dim] = []
+        out: list[B.Dim] = []
         axis = 0
         for e in entries:
             if e is None:
@@ -81,8 +74,8 @@ def export_index(b: Builder, x: Value, index: Any) -> tuple[str, tuple[Dim, ...]
         return y, tuple(out)
 
     # 2. Integer arrays: one -> Gather on its axis; several -> GatherND on the axes moved first.
-    adv_axes = [i for i, e in enumerate(entries) if isinstance(e, Value)]
-    arrays: list[Value] = [e for e in entries if isinstance(e, Value)]
+    adv_axes = [i for i, e in enumerate(entries) if isinstance(e, B.Value)]
+    arrays: list[B.Value] = [e for e in entries if isinstance(e, B.Value)]
     indices = [_index_array(b, a, y, sym, ax) for a, ax in zip(arrays, adv_axes)]
     if len(arrays) == 1:
         (ax,) = adv_axes
@@ -90,8 +83,8 @@ def export_index(b: Builder, x: Value, index: Any) -> tuple[str, tuple[Dim, ...]
         out_sym = tuple(sym[:ax]) + isym + tuple(sym[ax + 1 :])
         return b.node("Gather", [y, name], axis=ax), out_sym
     idx_shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    idx_sym = broadcast_sym(
-        idx_shape, *[Value(None, a.dtype, a.shape, s) for a, (_, s) in zip(arrays, indices)]
+    idx_sym = B.broadcast_sym(
+        idx_shape, *[B.Value(None, a.dtype, a.shape, s) for a, (_, s) in zip(arrays, indices)]
     )
     names = [name for name, _ in indices]
     if any(a.shape != idx_shape for a in arrays):
@@ -129,14 +122,14 @@ def _output_slots(entries: list[Any]) -> list[Any]:
     return [e for e in entries if not isinstance(e, int)]
 
 
-def _index_entries(b: Builder, index: Any, x: Value) -> list[Any]:
+def _index_entries(b: B.Builder, index: Any, x: B.Value) -> list[Any]:
     """`index` as one entry per input axis (plus None for new axes): slice, int, None, or a
-    Value for an integer array; Ellipsis expanded, boolean masks turned into integer arrays."""
+    B.Value for an integer array; Ellipsis expanded, boolean masks turned into integer arrays."""
     parts = index if isinstance(index, tuple) else (index,)
     entries: list[Any] = []
     for p in parts:
         if isinstance(p, bool | np.bool_):
-            raise UnsupportedOpError("getitem: a boolean scalar index has no ONNX form here")
+            raise B.UnsupportedOpError("getitem: a boolean scalar index has no ONNX form here")
         if isinstance(p, int | np.integer):
             entries.append(int(p))
         elif p is None or p is Ellipsis or isinstance(p, slice):
@@ -146,7 +139,7 @@ def _index_entries(b: Builder, index: Any, x: Value) -> list[Any]:
         elif isinstance(p, np.ndarray) and p.dtype == np.bool_:
             v = b.lookup(p)
             if not v.is_const:
-                raise UnsupportedOpError(
+                raise B.UnsupportedOpError(
                     "getitem: a boolean mask that is a model input selects a data-dependent "
                     "number of elements; ONNX shapes cannot follow it"
                 )
@@ -158,7 +151,7 @@ def _index_entries(b: Builder, index: Any, x: Value) -> list[Any]:
             else:
                 entries.append(v)
         else:
-            raise UnsupportedOpError(
+            raise B.UnsupportedOpError(
                 f"getitem: an index of type {type(p).__name__} has no ONNX form here"
             )
     used = sum(1 for e in entries if e is not None and e is not Ellipsis)
@@ -175,35 +168,35 @@ def _slice_bounds(s: slice) -> tuple[int, int, int]:
     if s.start is not None:
         start = int(s.start)
     else:
-        start = 0 if step > 0 else INT64_MAX
+        start = 0 if step > 0 else B.INT64_MAX
     if s.stop is not None:
         stop = int(s.stop)
     else:
-        stop = INT64_MAX if step > 0 else INT64_MIN
+        stop = B.INT64_MAX if step > 0 else B.INT64_MIN
     return start, stop, step
 
 
-def _sliced_dim(s: slice, d: Dim, size: int) -> Dim:
+def _sliced_dim(s: slice, d: B.Dim, size: int) -> B.Dim:
     """A sliced dimension: fixed if it was, or if the slice has a fixed length (`[:5]`);
     `[1:]` or `[::2]` of the batch follows N in no way a reshape could use."""
     length = len(range(size)[s])
-    if not isinstance(d, Batch):
+    if not isinstance(d, B.Batch):
         return length
     start, stop, step = s.start, s.stop, s.step
     fixed = step in (None, 1) and (start is None or start >= 0) and stop is not None and stop >= 0
-    return length if fixed else Batch(None)
+    return length if fixed else B.Batch(None)
 
 
 def _index_array(
-    b: Builder, a: Value, y: str, sym: list[Dim], axis: int
-) -> tuple[str, tuple[Dim, ...]]:
+    b: B.Builder, a: B.Value, y: str, sym: list[B.Dim], axis: int
+) -> tuple[str, tuple[B.Dim, ...]]:
     """An integer index array as an int64 ONNX value, with its dims. `np.arange(n)` over a
     whole batch axis (the rows of `p[np.arange(N), t]`) becomes Range(0, N), so that it
     follows the batch."""
     if (
         a.is_const
         and a.ndim == 1
-        and isinstance(sym[axis], Batch)
+        and isinstance(sym[axis], B.Batch)
         and b.batch is not None
         and a.shape[0] == b.batch * (sym[axis].k or 0)  # type: ignore[union-attr]
         and np.array_equal(a.const, np.arange(a.shape[0]))

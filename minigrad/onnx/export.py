@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._files import check_target, write_atomically
 from minigrad.core import Function, Variable
 from minigrad.onnx import _io, _trace
 from minigrad.onnx._builder import Batch, Builder, Dim, UnsupportedOpError, Value, constant
@@ -50,7 +51,7 @@ def export(
     if not callable(model):
         raise TypeError(f"export: model must be a Module or a callable, got {type(model).__name__}")
     inputs = _example_inputs(example_inputs)
-    target = _io.check_target(path, "export")
+    target = check_target(path, "export")
     batch = _batch_size(inputs) if dynamic_batch else None
     in_names = _names(
         input_names, len(inputs), _trace.argument_names(model, len(inputs)), "x", "input_names"
@@ -76,7 +77,7 @@ def export(
     onnx.checker.check_model(proto, full_check=True)
     if batch is not None:
         _check_other_batch(proto, inputs, batch + 1)
-    _io.write_atomic(target, proto.SerializeToString(), "export")
+    write_atomically(target, lambda f: f.write(proto.SerializeToString()), "export")
     return target
 
 

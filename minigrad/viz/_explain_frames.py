@@ -16,10 +16,10 @@ import os
 import re
 import struct
 import tempfile
-import uuid
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
+from minigrad._files import write_atomically
 from minigrad.viz.render import RendererNotFoundError, find_renderer, render
 
 if TYPE_CHECKING:
@@ -279,19 +279,16 @@ def save_animation(trace: BackwardTrace, path: str, seconds_per_step: float) -> 
             ) from None
     ms = [round(seconds_per_step * 1000)] * len(trace.steps)
     ms[-1] *= 3  # hold the final state
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
-    try:
-        with tempfile.TemporaryDirectory(prefix="minigrad-frames-") as td:
-            pngs = save_frames(trace, td)
-            if suffix == ".gif":
-                images = [Image.open(p).convert("RGB") for p in pngs]
-                paletted = [
-                    im.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for im in images
-                ]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="minigrad-frames-") as td:
+        pngs = save_frames(trace, td)
+        if suffix == ".gif":
+            images = [Image.open(p).convert("RGB") for p in pngs]
+            paletted = [im.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for im in images]
+
+            def write(f: BinaryIO) -> None:
                 paletted[0].save(
-                    tmp,
+                    f,
                     format="GIF",
                     save_all=True,
                     append_images=paletted[1:],
@@ -299,13 +296,14 @@ def save_animation(trace: BackwardTrace, path: str, seconds_per_step: float) -> 
                     loop=0,
                     disposal=1,
                 )
-            else:
-                write_apng(tmp, [_read_png(p) for p in pngs], ms)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+        else:
+            apng = apng_bytes([_read_png(p) for p in pngs], ms)
+
+            def write(f: BinaryIO) -> None:
+                f.write(apng)
+
+        write_atomically(path, write, "save_gif")
     return path
 
 
@@ -339,7 +337,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def write_apng(path: str, frames: list[tuple[bytes, list[bytes]]], ms: list[int]) -> None:
+def apng_bytes(frames: list[tuple[bytes, list[bytes]]], ms: list[int]) -> bytes:
     """An animated PNG of frames that share one IHDR (size, colour type, depth); `ms` the
     display time of each, looped forever."""
     ihdr = frames[0][0]
@@ -364,5 +362,4 @@ def write_apng(path: str, frames: list[tuple[bytes, list[bytes]]], ms: list[int]
                 out.append(_chunk(b"fdAT", struct.pack(">I", seq) + data))
                 seq += 1
     out.append(_chunk(b"IEND", b""))
-    with open(path, "wb") as fh:
-        fh.write(b"".join(out))
+    return b"".join(out)

@@ -8,17 +8,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, ModuleCall, Parameter, Variable
-from minigrad.viz.explain_steps import (
-    Accumulation,
-    ArrayInfo,
-    Leaf,
-    Received,
-    Sent,
-    Step,
-    info,
-    op_label,
-    scalar_text,
-)
+from minigrad.viz import explain_steps as S
 from minigrad.viz.graph import Names, chain, is_folded
 
 
@@ -89,7 +79,7 @@ class Namer:
                 if f is not None:
                     outs = [r() for r in f.outputs]
                     k = next((i for i, y in enumerate(outs) if y is x), 0)
-                    name = f"{op_label(f)} output" + (f" {k}" if len(outs) > 1 else "")
+                    name = f"{S.op_label(f)} output" + (f" {k}" if len(outs) > 1 else "")
                 else:
                     self._unnamed_leaves += 1
                     name = "input" if self._unnamed_leaves == 1 else f"input {self._unnamed_leaves}"
@@ -117,10 +107,10 @@ class Recorder:
     def __init__(self, ids: NodeIds, namer: Namer, plan: Any) -> None:
         self.ids = ids
         self.namer = namer
-        self.steps: list[Step] = []
+        self.steps: list[S.Step] = []
         # Variable -> (gradient so far, whether that buffer is ours to add into).
         self.acc: dict[Variable, tuple[np.ndarray, bool]] = {}
-        self.leaf_grads: dict[str, ArrayInfo] = {}
+        self.leaf_grads: dict[str, S.ArrayInfo] = {}
         self.leaf_names: dict[int, str] = {}
         self.last_step: dict[int, int] = {}
         for x in leaf_candidates(plan):
@@ -147,29 +137,29 @@ class Recorder:
             if y is not None:
                 self.acc.pop(y, None)  # complete now: its creator consumed it
             outputs.append(
-                Received(
+                S.Received(
                     name="output" if y is None else namer.data(y),
                     node=None if y is None else ids.data(y),
-                    grad=None if gy is None else info(gy),
+                    grad=None if gy is None else S.info(gy),
                 )
             )
         inputs = []
         for i, (x, need, gx) in enumerate(zip(f.inputs, f.needs_input_grad, gxs)):
             if is_folded(x):
-                inputs.append(Sent(i, scalar_text(x), None, False, None, None, False))
+                inputs.append(S.Sent(i, S.scalar_text(x), None, False, None, None, False))
                 continue
             name = namer.data(x)
             node = ids.data(x)
             if not (need and gx is not None and isinstance(x, Variable)):
-                inputs.append(Sent(i, name, node, False, None, None, False))
+                inputs.append(S.Sent(i, name, node, False, None, None, False))
                 continue
             gx = gx.data if isinstance(gx, Variable) else np.asarray(gx)
-            added = info(gx)
+            added = S.info(gx)
             total = self._add(x, gx)
             acc_info = None
             if total is not None:
                 prev, new = total
-                acc_info = Accumulation(name, prev, added, new)
+                acc_info = S.Accumulation(name, prev, added, new)
             leaf = x.creator is None
             if leaf and id(x) in self.leaf_names:
                 self.last_step[id(x)] = number
@@ -177,14 +167,14 @@ class Recorder:
                 self.leaf_grads[self.leaf_names[id(x)]] = (
                     acc_info.total if acc_info is not None else added
                 )
-            inputs.append(Sent(i, name, node, True, added, acc_info, leaf))
+            inputs.append(S.Sent(i, name, node, True, added, acc_info, leaf))
         node, box = ids.op(f)
         self.steps.append(
-            Step(
+            S.Step(
                 number=number,
                 function=f,
                 op=f.name,
-                label=op_label(f),
+                label=S.op_label(f),
                 node=node,
                 module=namer.module(f),
                 box=box,
@@ -195,24 +185,24 @@ class Recorder:
             )
         )
 
-    def _add(self, x: Variable, gx: np.ndarray) -> tuple[ArrayInfo, ArrayInfo] | None:
+    def _add(self, x: Variable, gx: np.ndarray) -> tuple[S.ArrayInfo, S.ArrayInfo] | None:
         """Mirror `_engine._add`; return (previous, total) infos when a sum was formed."""
         prev = self.acc.get(x)
         if prev is None:
             self.acc[x] = (gx, False)
             return None
         g, mutable = prev
-        before = info(g)
+        before = S.info(g)
         if mutable:
             np.add(g, gx, out=g)
         else:
             g = np.asarray(g + gx)
             self.acc[x] = (g, True)
-        return before, info(g)
+        return before, S.info(g)
 
     def finish(
         self, before: dict[int, Variable | None], numeric: dict[int, Any] | None
-    ) -> list[Leaf]:
+    ) -> list[S.Leaf]:
         leaves = []
         plan_leaves = {id(x): x for x in self.acc if x.creator is None}
         for key, name in self.leaf_names.items():
@@ -220,17 +210,17 @@ class Recorder:
             if x is None or x.grad is None:
                 continue
             g = x.grad.data
-            leaf = Leaf(
+            leaf = S.Leaf(
                 name=name,
                 node=self.ids.data(x),
                 variable=x,
-                grad=info(g),
+                grad=S.info(g),
                 had_grad=before.get(key) is not None,
                 last_step=self.last_step.get(key, 0),
             )
             if numeric is not None and key in numeric:
                 est, checked = numeric[key]
-                leaf.numeric = info(est)
+                leaf.numeric = S.info(est)
                 leaf.checked = checked
                 mask = ~np.isnan(est)
                 # The check is of this pass's gradient: a .grad held before is left out.

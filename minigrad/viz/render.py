@@ -12,10 +12,10 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
+from minigrad._files import temp_path, write_atomically
 from minigrad.core import Variable
 from minigrad.viz.dot import to_dot
 from minigrad.viz.graph import walk
@@ -127,8 +127,7 @@ def render(source: str, exe: str, fmt: str, out: str, timeout: float = 120.0) ->
             f"draw_graph: {name} ({exe}) cannot write {fmt.upper()}; write .svg or .png, or "
             f"install the system Graphviz package (its `dot` writes {fmt.upper()})"
         )
-    folder, base = os.path.split(os.path.abspath(out))
-    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:12]}.part")
+    tmp = temp_path(out)
     with tempfile.TemporaryDirectory(prefix="minigrad-viz-") as td:
         src = os.path.join(td, "graph.dot")
         with open(src, "w", encoding="utf-8") as fh:
@@ -170,15 +169,7 @@ def _format_of(path: str) -> str | None:
 
 
 def _write_text(path: str, text: str) -> None:
-    folder, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:12]}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")), "draw_graph")
 
 
 def _remove(path: str) -> None:
