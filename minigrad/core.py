@@ -746,7 +746,13 @@ def _record(
     f.saved_inputs = xs
     f.scope = mode.scope
     if type(y) is np.ndarray:
-        v = _variable(y, f)
+        # The output, made as _variable makes it, inlined: one call less per op (the chain
+        # costs 1.4% more without it).
+        v = _new_variable(Variable)
+        v.data = y
+        v.grad = v.name = v._meta = None
+        v.creator = f
+        v.requires_grad = True
         f.saved_outputs = (y,)
         f._out = _ref(v)
         out: Any = v
@@ -826,9 +832,7 @@ def _variable(data: np.ndarray, creator: Function | None) -> Variable:
     output (it requires grad), or with no creator a constant (it does not)."""
     v = _new_variable(Variable)
     v.data = data
-    v.grad = None
-    v.name = None
-    v._meta = None
+    v.grad = v.name = v._meta = None
     v.creator = creator
     v.requires_grad = creator is not None
     return v
