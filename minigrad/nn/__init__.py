@@ -8,6 +8,8 @@
 
 from minigrad.core import Parameter
 from minigrad.nn import init
+from minigrad.nn.conv import AvgPool2d, Conv2d, Convolution, MaxPool2d, Pooling
+from minigrad.nn.convnets import DeepConvNet, SimpleConvNet
 from minigrad.nn.layers import (
     Affine,
     Dropout,
@@ -22,6 +24,7 @@ from minigrad.nn.layers import (
 from minigrad.nn.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxWithLoss
 from minigrad.nn.models import MLP, TwoLayerNet
 from minigrad.nn.module import IncompatibleKeys, Module
+from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
 
 __all__ = [
     "Module",
@@ -41,5 +44,15 @@ __all__ = [
     "MSELoss",
     "TwoLayerNet",
     "MLP",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Convolution",
+    "Pooling",
+    "BatchNormalization",
+    "SimpleConvNet",
+    "DeepConvNet",
     "init",
 ]

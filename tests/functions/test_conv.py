@@ -265,3 +265,24 @@ def test_im2col_col2im_errors():
         F.im2col(np.ones((1, 4, 4)), 2)
     with err(ValueError, r"^col2im: cols has shape \(3, 4\), expected \(9, 4\) for an input"):
         F.col2im(np.ones((3, 4)), (1, 1, 4, 4), 2, 1)
+
+
+@pytest.mark.parametrize("rows", [0, 1000], ids=["wide", "batched"])
+def test_conv2d_both_window_layouts(monkeypatch, rows):
+    """conv2d's two GEMM layouts (functions/conv.py, `_batched`) give the same values and
+    gradients."""
+    from minigrad.functions import conv
+
+    monkeypatch.setattr(conv, "_BATCHED_MAX_ROWS", rows)
+    for xs, ws, stride, padding in [
+        ((2, 3, 5, 6), (4, 3, 3, 2), (2, 1), (1, 0)),
+        ((1, 5, 4, 4), (2, 5, 2, 2), 2, 1),
+    ]:
+        check_op(
+            lambda x, W, b, s=stride, p=padding: F.conv2d(x, W, b, s, p),
+            lambda x, W, b, s=stride, p=padding: np_conv(x, W, b, s, p),
+            xs,
+            ws,
+            (ws[0],),
+            gradgrad=True,
+        )
