@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -272,20 +273,21 @@ def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
     }
 
 
-def run_child(kind: str, steps: int, seed: int) -> dict[str, Any]:
+def run_child(kind: str, steps: int, seed: int, threads: int | None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind]
     cmd += ["--mem-steps", str(steps), "--seed", str(seed)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = None if not threads else {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"bench_conv: the {kind} child failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_memory(steps: int, repeats: int, seed: int) -> dict[str, Any]:
+def bench_memory(steps: int, repeats: int, seed: int, threads: int | None) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"minigrad": [], "numpy32": []}
     for _ in range(repeats):
         for kind in runs:  # alternated, so a machine-wide change hits both
-            runs[kind].append(run_child(kind, steps, seed))
+            runs[kind].append(run_child(kind, steps, seed, threads))
     med: dict[str, dict[str, float | None]] = {}
     for kind, rs in runs.items():
         med[kind] = {}
@@ -336,6 +338,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-deep", action="store_true", help="skip DeepConvNet (speed and memory)")
     p.add_argument("--no-book", action="store_true", help="skip the book's algorithm")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="limit BLAS (threadpoolctl) and PyTorch to N threads (default: as configured)",
+    )
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -352,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.mem_steps, args.seed)))
         return 0
     torch = C.import_torch(args.no_torch)
+    limits = None
+    if args.threads:
+        # On a shared 2-core machine OpenBLAS's second thread mostly waits for a core: one
+        # thread gives steadier (and here faster) steps. Kept alive for the whole run.
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     info = C.env_info(torch)
     print("bench_conv: conv net training steps, ms/step, random MNIST-shaped data")
     C.print_env(info)
@@ -372,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     C.print_table(["", "max rel diff"], [[k, f"{v:.2e}"] for k, v in exact.items()])
     memory = None
     if not (args.no_deep or args.no_memory):
-        memory = bench_memory(args.mem_steps, 1 if args.quick else 3, args.seed)
+        memory = bench_memory(args.mem_steps, 1 if args.quick else 3, args.seed, args.threads)
 
     def ratio(layout: str, name: str) -> float | None:
         r = results.get(layout, {}).get("ratios", {}).get(name)
@@ -419,12 +435,14 @@ def main(argv: list[str] | None = None) -> int:
                 "layouts": layouts,
                 "mem_steps": args.mem_steps,
             },
+            "threads": args.threads,
             "results": results,
             "exactness": exact,
             "memory": memory,
             "bars": [b.as_dict() for b in bars],
         },
     )
+    del limits
     return C.finish(bars, args.check)
 
 
