@@ -350,6 +350,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.exact_steps = min(args.exact_steps, 3)
         args.mem_steps = min(args.mem_steps, 1)
     args.blocks = args.blocks or (2 if args.quick else 15)
+    if args.quick and args.threads is None:
+        # A smoke run: one BLAS thread keeps it to seconds on a busy 2-core machine.
+        args.threads = 1
     return args
 
 
