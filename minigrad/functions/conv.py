@@ -8,10 +8,10 @@ output positions; the loops that remain run over the KH * KW offsets inside a wi
 
 `im2col` is the book's matrix, (N*OH*OW, C*KH*KW), one row per output position, so that the
 book's convolution `im2col(x) @ W.reshape(OC, -1).T` can be built from ops and drawn. The
-fused `conv2d` keeps the windows in another order, (N, C*KH*KW, OH*OW), which needs no
-transpose before or after its matrix products (measured here: building that copy costs 0.5 ms
-for SimpleConvNet's first layer against 1.5 ms for the book's order, and the output comes out
-NCHW directly).
+fused `conv2d` keeps the windows in the orders its matrix products want: (C*KH*KW, N*OH*OW)
+for one GEMM over the whole batch, or, for few window rows, (N, C*KH*KW, OH*OW) for batched
+GEMMs whose output is NCHW directly (building that copy costs 0.5 ms for SimpleConvNet's
+first layer against 1.5 ms for the book's order); see `_batched`.
 
 Second derivatives: every backward here is written with ops that record (conv2d's through
 im2col, col2im and matmul; the pooling ops' through their adjoints, which are Functions too),
