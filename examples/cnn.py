@@ -23,6 +23,10 @@ epoch), graph.png (the graph of one mini-batch loss, modules boxed, with shapes 
 the model's `load` reads them). MNIST is found through --data-dir, $MINIGRAD_DATA, the
 cache, or downloaded (see minigrad.data.load_mnist). Progress bars need tqdm and curves.png
 matplotlib (`pip install minigrad[examples]`).
+
+Measured on a shared 2-core machine (seed 0, one BLAS thread): the defaults, 99.12% test
+accuracy in 2 min 12 s wall; `--book simple` (float64, 20 epochs), 98.77% (best epoch
+98.95%) in 9 min 30 s.
 """
 
 from __future__ import annotations
