@@ -26,7 +26,8 @@ matplotlib (`pip install minigrad[examples]`).
 
 Measured on a shared 2-core machine (seed 0, one BLAS thread): the defaults, 99.12% test
 accuracy in 2 min 12 s wall; `--book simple` (float64, 20 epochs), 98.77% (best epoch
-98.95%) in 9 min 30 s.
+98.95%) in 9 min 30 s; `--book deep --dtype float32` (20 epochs), 99.41% (best epoch 99.46%)
+in 38 min 9 s.
 """
 
 from __future__ import annotations
