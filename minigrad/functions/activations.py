@@ -1,4 +1,4 @@
-"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax, dropout.
+"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax (dropout is in normalization.py).
 
 Numerics: sigmoid never overflows (exp of a non-positive number only); relu's gradient at 0
 is 0 (as PyTorch); softmax subtracts the max; log_softmax goes through logsumexp, never
@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable, _apply1, _apply2
+from minigrad.core import Function, Variable, _apply1
 from minigrad.functions import _both as both
 from minigrad.functions._bases import AlongAxis
 from minigrad.functions._util import (
     check_float,
-    data_of,
     log_softmax_array,
     normalize_axes,
     shape_of,
@@ -24,7 +23,7 @@ from minigrad.functions._util import (
     softmax_array,
 )
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "dropout"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
 
 
 class Sigmoid(Function):
@@ -142,48 +141,3 @@ def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
     """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
     check_float(x, "log_softmax")
     return _apply1(LogSoftmax(_one_axis(axis, x, "log_softmax")), x)
-
-
-class Dropout(Function):
-    """y = x * keep, with keep = mask / (1 - p) a constant second input (inverted dropout).
-    Same shape; dy/dx = keep."""
-
-    rule = "gx = gy * keep (the same mask, scaled by 1/(1-p))"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("p",)
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        return x * keep
-
-    def backward(self, gy: Any) -> tuple[Any, None]:
-        _, keep = self.saved_inputs
-        return gy * keep, None
-
-    def label(self) -> str:
-        return f"dropout p={self.p}"
-
-
-def dropout(
-    x: Variable | Any,
-    p: float = 0.5,
-    training: bool = True,
-    rng: np.random.Generator | None = None,
-) -> Variable:
-    """Zero each element with probability `p` and scale the rest by 1/(1-p) when `training`.
-
-    In evaluation (`training=False`) or with p == 0 it returns x unchanged. The mask comes from
-    `rng` or, if None, NumPy's global generator (so `np.random.seed` makes it repeatable).
-    """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
-    check_float(x, "dropout")
-    if not training or p == 0:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
-    d = data_of(x)
-    u = rng.random(d.shape) if rng is not None else np.random.random_sample(d.shape)  # noqa: NPY002 - the book seeds np.random
-    keep = (u >= p).astype(d.dtype) * d.dtype.type(1 / (1 - p))
-    return _apply2(Dropout(p), x, keep)

@@ -1,5 +1,6 @@
-"""Neural-network building blocks: `Module`, layers, losses, initializers and models, and the
-hand-over of weights to and from PyTorch.
+"""Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
+norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
+MLP), and the hand-over of weights to and from PyTorch.
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -8,19 +9,25 @@ hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import init, layers, losses, models, module
+from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn.conv import *  # noqa: F403
+from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
+from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 
 __all__ = [
     *module.__all__,
     "Parameter",
     *layers.__all__,
+    *conv.__all__,
+    *normalization.__all__,
     *losses.__all__,
     *models.__all__,
+    *convnets.__all__,
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",

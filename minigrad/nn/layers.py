@@ -195,10 +195,17 @@ class Tanh(Module):
 class Dropout(Module):
     """Inverted dropout: in training mode each element is zeroed with probability `p` and the
     rest scaled by 1 / (1 - p); in evaluation mode (`eval()`) the input passes unchanged.
-    The mask comes from NumPy's global generator (`np.random.seed` repeats it)."""
+    The mask comes from NumPy's global generator (`np.random.seed` repeats it).
 
-    def __init__(self, p: float = 0.5) -> None:
+    `Dropout(dropout_ratio=0.5)`, the book's keyword, is the same layer; the book's dropout
+    is not inverted (it scales by 1 - ratio in evaluation instead), which gives the same
+    predictions up to a rescaling of the next layer's weights.
+    """
+
+    def __init__(self, p: float = 0.5, dropout_ratio: float | None = None) -> None:
         super().__init__()
+        if dropout_ratio is not None:
+            p = dropout_ratio
         if isinstance(p, bool) or not isinstance(p, int | float | np.floating):
             raise TypeError(f"Dropout: p must be a number, got {type(p).__name__}")
         if not 0 <= p < 1:

@@ -192,16 +192,46 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    # -- buffers: arrays saved with the model but not trained (batch norm's running statistics)
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """Keep the ndarray `value` as the attribute `name`: saved by `state_dict()` (and so by
+        `save`) and filled in place by `load_state_dict()`, but not a Parameter, so no
+        optimizer sees it. Assigning a new array to the attribute later replaces the buffer."""
+        if not isinstance(name, str) or not name.isidentifier() or name[0] == "_":
+            raise ValueError(f"register_buffer: {name!r} is not a public attribute name")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"register_buffer: {name!r} must be an ndarray, got {type(value).__name__}"
+            )
+        names = self.__dict__.setdefault("_buffer_names", [])
+        if name not in names:
+            names.append(name)
+        object.__setattr__(self, name, value)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Every buffer of the tree as (dotted name, ndarray), after the module's walk order."""
+        for mod_name, m in self.named_modules(prefix):
+            for name in m.__dict__.get("_buffer_names", ()):
+                yield (f"{mod_name}.{name}" if mod_name else name), getattr(m, name)
+
+    def buffers(self) -> Iterator[np.ndarray]:
+        """Every buffer of the tree (see `register_buffer`)."""
+        for _, b in self.named_buffers():
+            yield b
+
     # -- saving and loading
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """The parameters as an OrderedDict of dotted name -> a copy of the array."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """The parameters, then the buffers, as an OrderedDict of dotted name -> a copy of the
+        array."""
+        sd = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        sd.update((name, b.copy()) for name, b in self.named_buffers())
+        return sd
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy the arrays of `state_dict` into the parameters, in place (so arrays shared
-        with the model, like `TwoLayerNet.params`, stay valid).
+        """Copy the arrays of `state_dict` into the parameters and buffers, in place (so arrays
+        shared with the model, like `TwoLayerNet.params`, stay valid).
 
         Shapes and dtypes must match exactly; with `strict`, so must the keys. Everything is
         checked before anything is copied: on error the model is unchanged, and the error
@@ -213,7 +243,9 @@ class Module:
                 f"load_state_dict: expected a mapping of name -> array, got "
                 f"{type(state_dict).__name__}"
             )
-        own = dict(self.named_parameters())
+        own: dict[str, Variable] = dict(self.named_parameters())
+        # A buffer is filled in place like a parameter: a Variable holding it (not a copy).
+        own.update((name, Variable(b, requires_grad=False)) for name, b in self.named_buffers())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []

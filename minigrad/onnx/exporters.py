@@ -40,7 +40,6 @@ import numpy as np
 from minigrad.core import Function
 from minigrad.functions._util import normalize_axes
 from minigrad.functions.activations import (
-    Dropout,
     LeakyReLU,
     LogSoftmax,
     ReLU,
@@ -66,6 +65,7 @@ from minigrad.functions.losses import (
     SoftmaxCrossEntropy,
     SoftmaxCrossEntropyOneHot,
 )
+from minigrad.functions.normalization import Dropout
 from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
 from minigrad.functions.shape import (
     BroadcastTo,

@@ -1,0 +1,220 @@
+"""Normalization and regularization: batch_norm and (inverted) dropout.
+
+Both behave differently in training and in evaluation: batch norm normalizes by the batch's
+statistics and updates the running ones in training, and uses the running ones in evaluation;
+dropout zeroes and rescales in training and is the identity in evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.core import Function, Variable, _apply2
+from minigrad.functions._util import check_float, data_of, shape_of, shape_str
+
+__all__ = ["batch_norm", "dropout"]
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+class BatchNorm(Function):
+    """Training-mode batch norm: y = gamma * xhat + beta with xhat = (x - mean) / sqrt(var + eps),
+    mean and (biased) var taken per channel (axis 1) over the batch and every spatial axis.
+    x (N, C, ...), gamma and beta (C,) -> y of x's shape.
+
+    With M values per channel: dbeta = sum(gy), dgamma = sum(gy * xhat), and
+    dx = gamma / sqrt(var + eps) / M * (M * gy - dbeta - xhat * dgamma), the sums per channel.
+    """
+
+    rule = (
+        "gx = gamma * invstd / M * (M * gy - sum(gy) - xhat * sum(gy * xhat)), "
+        "ggamma = sum(gy * xhat), gbeta = sum(gy)  (sums per channel)"
+    )
+    backward_on_arrays = True
+    __slots__ = ("axes", "eps")
+
+    def __init__(self, axes: tuple[int, ...], eps: float) -> None:
+        self.axes = axes
+        self.eps = eps
+
+    def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        shape = _channel_shape(x.ndim, x.shape[1])
+        mean = x.mean(axis=self.axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(np.square(xc), axis=self.axes, keepdims=True)
+        invstd = 1 / np.sqrt(var + x.dtype.type(self.eps))
+        xc *= invstd
+        # Saved for backward (xhat, invstd) and read by batch_norm for the running statistics.
+        self.xhat, self.invstd = xc, invstd
+        self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
+        return xc * gamma.reshape(shape) + beta.reshape(shape)
+
+    def backward(self, gy: Any) -> tuple[Any, Any, Any]:
+        x, gamma, _ = self.saved_inputs
+        need = self.needs_input_grad
+        xhat, invstd = _normalized(x, self.axes, self.eps, (self.xhat, self.invstd))
+        shape = _channel_shape(x.ndim, x.shape[1])
+        gbeta = gy.sum(axis=self.axes, keepdims=True)
+        ggamma = (gy * xhat).sum(axis=self.axes, keepdims=True)
+        gx = None
+        if need[0]:
+            m = x.size // x.shape[1]
+            gx = (gamma.reshape(shape) * invstd) * (gy * m - gbeta - xhat * ggamma) * (1 / m)
+        return (
+            gx,
+            ggamma.reshape(gamma.shape) if need[1] else None,
+            gbeta.reshape(gamma.shape) if need[2] else None,
+        )
+
+    def label(self) -> str:
+        return f"batch_norm eps={self.eps:g}"
+
+
+def _channel_shape(ndim: int, channels: int) -> tuple[int, ...]:
+    """(1, C, 1, ...): a per-channel vector broadcast against (N, C, ...)."""
+    return (1, channels) + (1,) * (ndim - 2)
+
+
+def _normalized(x: Any, axes: tuple[int, ...], eps: float, saved: tuple[Any, Any]) -> Any:
+    """(xhat, invstd) of x: forward's saved arrays for an array x; recomputed with recorded ops
+    for a Variable x (create_graph), so that second derivatives see their dependence on x."""
+    if not isinstance(x, Variable):
+        return saved
+    xc = x - x.mean(axis=axes, keepdims=True)
+    invstd = ((xc * xc).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    return xc * invstd, invstd
+
+
+def batch_norm(
+    x: Variable | Any,
+    gamma: Variable | Any,
+    beta: Variable | Any,
+    running_mean: np.ndarray | None,
+    running_var: np.ndarray | None,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    unbiased: bool = True,
+) -> Variable:
+    """Batch normalization, PyTorch's convention.  x (N, C) or (N, C, H, W) (any (N, C, ...)),
+    gamma, beta, running_mean, running_var (C,) -> x's shape.
+
+    Statistics are per feature for (N, D) and per channel for (N, C, H, W). In training the
+    batch's mean and biased variance normalize x, and the running statistics (ndarrays) are
+    updated in place: `r = (1 - momentum) * r + momentum * batch_stat`, with the unbiased
+    variance (M / (M - 1) times the biased one, M values per channel; `unbiased=False` takes
+    the biased one, as the book does). Pass None for both to track none. In evaluation the
+    running statistics normalize x and are left as they are. On any error nothing is updated.
+    """
+    check_float(x, "batch_norm")
+    sx = shape_of(x)
+    if len(sx) < 2:
+        raise ValueError(
+            f"batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape "
+            f"{shape_str(sx)}"
+        )
+    c = sx[1]
+    for what, v in (("gamma", gamma), ("beta", beta)):
+        if shape_of(v) != (c,):
+            raise ValueError(
+                f"batch_norm: {what} has shape {shape_str(shape_of(v))} but x has {c} channels "
+                f"(x shape {shape_str(sx)}); expected ({c},)"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    for what, r in (("running_mean", running_mean), ("running_var", running_var)):
+        if r is None:
+            continue
+        if not isinstance(r, np.ndarray):
+            raise TypeError(f"batch_norm: {what} must be an ndarray, got {type(r).__name__}")
+        if r.shape != (c,):
+            raise ValueError(
+                f"batch_norm: {what} has shape {shape_str(r.shape)} but x has {c} channels "
+                f"(x shape {shape_str(sx)})"
+            )
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+        return _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps)
+    m = int(np.prod(sx)) // max(c, 1)
+    if m <= 1:
+        raise ValueError(
+            f"batch_norm: in training each channel needs more than one value, got input shape "
+            f"{shape_str(sx)} (a batch of one); use a larger batch or evaluation mode"
+        )
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum}")
+    f = BatchNorm((0, *range(2, len(sx))), float(eps))
+    y = f(x, gamma, beta)
+    if running_mean is not None and running_var is not None:
+        # Both new values first, then both copies: a failure leaves both as they were.
+        var = f.batch_var * (m / (m - 1)) if unbiased else f.batch_var
+        new_mean = (1 - momentum) * running_mean + momentum * f.batch_mean
+        new_var = (1 - momentum) * running_var + momentum * var
+        np.copyto(running_mean, new_mean, casting="same_kind")
+        np.copyto(running_var, new_var, casting="same_kind")
+    return y
+
+
+def _batch_norm_eval(
+    x: Any, gamma: Any, beta: Any, running_mean: np.ndarray, running_var: np.ndarray, eps: float
+) -> Variable:
+    """(x - running_mean) / sqrt(running_var + eps) * gamma + beta, from recorded ops."""
+    d = data_of(x)
+    shape = _channel_shape(len(shape_of(x)), shape_of(x)[1])
+    dt = d.dtype
+    invstd = (1 / np.sqrt(running_var.astype(dt) + dt.type(eps))).reshape(shape)
+    scale = gamma.reshape(shape) * invstd
+    shift = beta.reshape(shape) - running_mean.astype(dt).reshape(shape) * scale
+    return x * scale + shift
+
+
+# --------------------------------------------------------------------------- dropout
+
+
+class Dropout(Function):
+    """y = x * keep, with keep = mask / (1 - p) a constant second input (inverted dropout).
+    Same shape; dy/dx = keep."""
+
+    rule = "gx = gy * keep (the same mask, scaled by 1/(1-p))"
+    backward_on_arrays = True
+    saves_attrs = False
+    __slots__ = ("p",)
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return x * keep
+
+    def backward(self, gy: Any) -> tuple[Any, None]:
+        _, keep = self.saved_inputs
+        return gy * keep, None
+
+    def label(self) -> str:
+        return f"dropout p={self.p}"
+
+
+def dropout(
+    x: Variable | Any,
+    p: float = 0.5,
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+) -> Variable:
+    """Zero each element with probability `p` and scale the rest by 1/(1-p) when `training`.
+
+    In evaluation (`training=False`) or with p == 0 it returns x unchanged. The mask comes from
+    `rng` or, if None, NumPy's global generator (so `np.random.seed` makes it repeatable).
+    """
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    check_float(x, "dropout")
+    if not training or p == 0:
+        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+    d = data_of(x)
+    u = rng.random(d.shape) if rng is not None else np.random.random_sample(d.shape)  # noqa: NPY002 - the book seeds np.random
+    keep = (u >= p).astype(d.dtype) * d.dtype.type(1 / (1 - p))
+    return _apply2(Dropout(p), x, keep)

@@ -1,0 +1,138 @@
+"""batch_norm (PyTorch's convention) and dropout: values, gradients of first and second order,
+running statistics, training vs evaluation, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import Variable
+from minigrad import functions as F
+
+from .check import check_op, few_examples
+
+
+def np_bn(x, gamma, beta, eps=1e-5):
+    axes = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
+
+
+shapes = st.one_of(
+    st.tuples(st.integers(2, 5), st.integers(1, 4)),
+    st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(2, 3)),
+)
+
+
+@few_examples
+@given(shapes)
+def test_batch_norm_training(shape):
+    c = shape[1]
+    check_op(
+        lambda x, g, b: F.batch_norm(x, g, b, None, None, training=True),
+        np_bn,
+        shape,
+        (c,),
+        (c,),
+        gradgrad=True,
+    )
+
+
+@few_examples
+@given(shapes)
+def test_batch_norm_evaluation(shape):
+    c = shape[1]
+    rng = np.random.default_rng(1)
+    rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2, c)
+    view = (1, c) + (1,) * (len(shape) - 2)
+
+    def ref(x, g, b):
+        return (x - rm.reshape(view)) / np.sqrt(rv.reshape(view) + 1e-5) * g.reshape(
+            view
+        ) + b.reshape(view)
+
+    check_op(
+        lambda x, g, b: F.batch_norm(x, g, b, rm.astype(x.dtype), rv.astype(x.dtype), False),
+        ref,
+        shape,
+        (c,),
+        (c,),
+        gradgrad=True,
+    )
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 5)])
+def test_running_statistics_follow_pytorch(shape):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape) * 3 + 1
+    rm, rv = np.zeros(3), np.ones(3)
+    F.batch_norm(x, np.ones(3), np.zeros(3), rm, rv, True, momentum=0.25)
+    axes = (0, *range(2, x.ndim))
+    np.testing.assert_allclose(rm, 0.25 * x.mean(axis=axes))
+    np.testing.assert_allclose(rv, 0.75 + 0.25 * x.var(axis=axes, ddof=1))
+    # The book's variant: the biased variance.
+    rv2 = np.ones(3)
+    F.batch_norm(x, np.ones(3), np.zeros(3), np.zeros(3), rv2, True, 0.25, unbiased=False)
+    np.testing.assert_allclose(rv2, 0.75 + 0.25 * x.var(axis=axes))
+    # Evaluation leaves them alone.
+    before = rm.copy()
+    F.batch_norm(x, np.ones(3), np.zeros(3), rm, rv, False)
+    np.testing.assert_array_equal(rm, before)
+
+
+def test_batch_norm_keeps_float32_and_updates_in_place():
+    x = np.random.default_rng(0).standard_normal((8, 2, 3, 3)).astype(np.float32)
+    g = mg.Parameter(np.ones(2, np.float32))
+    rm, rv = np.zeros(2, np.float32), np.ones(2, np.float32)
+    ids = id(rm), id(rv)
+    y = F.batch_norm(x, g, np.zeros(2, np.float32), rm, rv, True)
+    assert y.dtype == np.float32 and rm.dtype == np.float32
+    assert (id(rm), id(rv)) == ids and rm.any()
+    y.sum().backward()
+    assert g.grad.dtype == np.float32
+
+
+def test_batch_norm_errors_leave_the_statistics_alone():
+    rm, rv = np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match=r"^batch_norm: gamma has shape \(4,\) but x has 3 chan"):
+        F.batch_norm(np.ones((2, 3)), np.ones(4), np.zeros(3), rm, rv, True)
+    with pytest.raises(ValueError, match=r"^batch_norm: running_var has shape \(2,\) but x has 3"):
+        F.batch_norm(np.ones((2, 3)), np.ones(3), np.zeros(3), rm, np.ones(2), True)
+    with pytest.raises(ValueError, match=r"more than one value, got input shape \(1, 3\) \(a b"):
+        F.batch_norm(np.ones((1, 3)), np.ones(3), np.zeros(3), rm, rv, True)
+    with pytest.raises(ValueError, match=r"^batch_norm: expected an input of shape \(N, C\) or"):
+        F.batch_norm(np.ones(3), np.ones(3), np.zeros(3), rm, rv, True)
+    with pytest.raises(ValueError, match=r"^batch_norm: evaluation mode needs running_mean"):
+        F.batch_norm(np.ones((2, 3)), np.ones(3), np.zeros(3), None, None, False)
+    with pytest.raises(ValueError, match=r"^batch_norm: give both running_mean and running_var"):
+        F.batch_norm(np.ones((2, 3)), np.ones(3), np.zeros(3), rm, None, True)
+    with pytest.raises(TypeError, match=r"^batch_norm: expected floating-point data, got int64"):
+        F.batch_norm(np.ones((2, 3), np.int64), np.ones(3), np.zeros(3), rm, rv, True)
+    np.testing.assert_array_equal(rm, np.zeros(3))
+    np.testing.assert_array_equal(rv, np.ones(3))
+
+
+# ------------------------------------------------------------------ dropout
+
+
+def test_dropout_lives_here_and_is_inverted():
+    from minigrad.functions import normalization
+
+    assert F.dropout is normalization.dropout
+    x = np.ones((200, 50))
+    y = F.dropout(Variable(x), 0.2, rng=np.random.default_rng(0)).data
+    assert set(np.unique(y)) == {0.0, 1.25}
+    assert abs(y.mean() - 1) < 0.02
+    v = Variable(x)
+    assert F.dropout(v, 0.2, training=False) is v
+    check_op(
+        lambda v: F.dropout(v, 0.5, rng=np.random.default_rng(3)),
+        lambda a: a * (np.random.default_rng(3).random(a.shape) >= 0.5) * 2,
+        (4, 5),
+        gradgrad=True,
+    )
