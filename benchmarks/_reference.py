@@ -1,11 +1,11 @@
 """The hand-written NumPy references: layers with a hand-written backward, as in the book.
 
-These are what minigrad is measured against: the book's chapter 5 style (one object per
-layer, `forward` saves what `backward` needs, `backward` returns the input's gradient), with
-no graph, no bookkeeping and no generality. Tiny layers for the per-op overhead benchmark;
-`Affine`/`Relu`/`SoftmaxWithLoss` and `BookNet` (the seed's `TwoLayerNet`, any depth) for
-the training benchmarks, kept as the book wrote them; and `LeanNet`, the same training step
-written as fast as NumPy allows, the reference of the MNIST bar.
+These are what minigrad is measured against, with no graph, no bookkeeping and no generality:
+the tiny ops of the per-op overhead benchmark with a hand-written backward on a tape;
+the book's chapter 5 layers (one object per layer, `forward` saves what `backward` needs,
+`backward` returns the input's gradient): `Affine`/`Relu`/`SoftmaxWithLoss` and `BookNet`
+(the seed's `TwoLayerNet`, any depth), kept as the book wrote them; and `LeanNet`, the same
+training step written as fast as NumPy allows, the reference of the MNIST bar.
 """
 
 from __future__ import annotations
@@ -16,63 +16,82 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "AddConstLayer",
-    "AddLayer",
+    "ADD",
+    "MUL",
+    "TANH",
     "Affine",
     "BookNet",
     "LeanNet",
-    "MulLayer",
     "Relu",
     "SoftmaxWithLoss",
-    "TanhLayer",
+    "chain_backward",
+    "chain_forward",
     "cross_entropy_error",
     "softmax",
+    "wide_backward",
+    "wide_forward",
 ]
 
 
-# ---------------------------------------------------------------- tiny layers (per-op overhead)
+# ---------------------------------------------------------------- tiny ops (per-op overhead)
+# The per-op reference: the graphs of bench_overhead.py with the backward written by hand. The
+# forward appends to a list (the tape) what each op's backward needs, the backward walks it in
+# reverse: the least bookkeeping a hand-written backward can do. (The book's form, one layer
+# object per op with `forward`/`backward` methods, cost 1.2-1.5x more per op; FINDINGS.md.)
+
+MUL, ADD, TANH = 0, 1, 2
 
 
-class MulLayer:
-    """y = x * a for a constant array `a`; backward gives dx = dout * a."""
-
-    def forward(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
-        self.a = a
-        return x * a
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.a
-
-
-class AddConstLayer:
-    """y = x + a for a constant array `a`; backward passes dout through."""
-
-    def forward(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
-        return x + a
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout
-
-
-class AddLayer:
-    """y = x0 + x1, both needing gradients; backward gives (dout, dout)."""
-
-    def forward(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        return x0 + x1
-
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return dout, dout
+def chain_forward(x: np.ndarray, a: np.ndarray, ops: list[int]) -> tuple[np.ndarray, list[Any]]:
+    """y = x, then per op y * a (MUL), y + a (ADD) or tanh(y) (TANH); returns y and the tape
+    (a for MUL, None for ADD, the output for TANH)."""
+    tape: list[Any] = []
+    push = tape.append
+    y = x
+    tanh = np.tanh
+    for op in ops:
+        if op == MUL:
+            y = y * a
+            push(a)
+        elif op == ADD:
+            y = y + a
+            push(None)
+        else:
+            y = tanh(y)
+            push(y)
+    return y, tape
 
 
-class TanhLayer:
-    """y = tanh(x); backward gives dout * (1 - y**2) from the saved output."""
+def chain_backward(tape: list[Any], ops: list[int], gy: np.ndarray) -> np.ndarray:
+    """dy/dx of `chain_forward`'s y, seeded with gy."""
+    g = gy
+    for op, saved in zip(reversed(ops), reversed(tape)):
+        if op == MUL:
+            g = g * saved
+        elif op == TANH:
+            g = g * (1 - saved * saved)
+    return g
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self.out = np.tanh(x)
-        return self.out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * (1 - self.out * self.out)
+def wide_forward(x: np.ndarray, consts: list[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
+    """s = x * a_0; s = s + x * a_i for the other constants; the tape holds the a_i."""
+    it = iter(consts)
+    a = next(it)
+    s = x * a
+    tape = [a]
+    push = tape.append
+    for a in it:
+        s = s + x * a
+        push(a)
+    return s, tape
+
+
+def wide_backward(tape: list[Any], gy: np.ndarray) -> np.ndarray:
+    """dx of `wide_forward`'s s: every add passes gy on, every x * a_i adds gy * a_i to dx."""
+    dx = gy * tape[0]
+    for a in tape[1:]:
+        dx += gy * a
+    return dx
 
 
 # ---------------------------------------------------------------- the seed's layers (training)

@@ -239,3 +239,24 @@ def test_torch_trainer_matches_lean_net() -> None:
         lean.step(x, t)
     for a, b in zip(tr.weights(), lean.weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_hand_written_per_op_reference() -> None:
+    """bench_overhead's hand-written reference (a tape) gives the true gradients of its chains
+    and wide graphs, the ones minigrad is checked against before every timing."""
+    R = _bench_module("_reference")
+    rng = np.random.default_rng(3)
+    x, a = rng.uniform(0.5, 1.5, (2, 4))
+    ones = np.ones(4)
+    ops = [R.MUL, R.ADD, R.TANH, R.MUL, R.TANH]
+    y, tape = R.chain_forward(x, a, ops)
+    u = np.tanh(x * a + a)
+    v = np.tanh(u * a)
+    np.testing.assert_allclose(y, v, rtol=1e-12)
+    np.testing.assert_allclose(
+        R.chain_backward(tape, ops, ones), (1 - v * v) * a * (1 - u * u) * a, rtol=1e-12
+    )
+    consts = list(rng.uniform(0.5, 1.5, (5, 4)))
+    s, tape = R.wide_forward(x, consts)
+    np.testing.assert_allclose(s, sum(x * c for c in consts), rtol=1e-12)
+    np.testing.assert_allclose(R.wide_backward(tape, ones), sum(consts), rtol=1e-12)
