@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ["bench_overhead.py", "bench_mnist.py", "bench_memory.py"]
+SCRIPTS = ["bench_overhead.py", "bench_mnist.py", "bench_memory.py", "findings.py"]
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -260,3 +260,38 @@ def test_hand_written_per_op_reference() -> None:
     s, tape = R.wide_forward(x, consts)
     np.testing.assert_allclose(s, sum(x * c for c in consts), rtol=1e-12)
     np.testing.assert_allclose(R.wide_backward(tape, ones), sum(consts), rtol=1e-12)
+
+
+def test_line_timer_counts_statements_and_restores() -> None:
+    """_linetime's timed copy computes what the original does, counts every statement run
+    (in loops and branches too) and is replaced by the original on restore()."""
+    L = _bench_module("_linetime")
+    import minigrad.functions._util as U
+
+    timer = L.LineTimer()
+    original = U.sum_to_array
+    assert timer.patch(original) >= 1
+    assert U.sum_to_array is not original
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(U.sum_to_array(x, (1, 3)), original(x, (1, 3)))
+    U.sum_to_array(x, (2, 3))  # returns early
+    timer.restore()
+    assert U.sum_to_array is original
+    runs = {src: n for (_, _, src), n in zip(timer.keys, timer.count)}
+    assert "if x.shape == shape:" not in runs  # compound statements are not timed themselves
+    assert runs["return x"] == 1
+    assert runs["return y"] == 1
+    assert runs["y = x.sum(axis=axes, keepdims=True)"] == 1
+    rows = timer.rows(per=2)
+    assert all(r["us"] >= 0 for r in rows) and {r["runs"] for r in rows} == {0.5}
+
+
+@pytest.mark.slow
+def test_findings_quick(tmp_path: Path) -> None:
+    stdout, rep = quick_report("findings.py", tmp_path, "--random-data")
+    assert rep["sections"] == ["refs", "mnist", "chain"]
+    assert "numpy-tape" in rep["refs"]["chain_us"]
+    assert list(rep["mnist"]["ladder_us"])[-1] == "6 lean32"
+    lines = rep["mnist"]["lines"]["functions"]
+    assert lines["minigrad.nn.module.Module.__call__"], "line timing found nothing to time"
+    assert rep["chain"]["tracked_per_op"]["after del"] < 0.01  # the graph is freed
