@@ -518,13 +518,13 @@ def section_mnist(args: argparse.Namespace, batches: list[Any]) -> dict[str, Any
     weights = T.init_weights(SMALL, 0.01, args.seed)
     check_ladder(weights, batches)
     feeders = {k: Feeder(rung, batches) for k, rung in ladder(weights).items()}
-    raw = C.interleave(
-        {k: f.block(args.steps) for k, f in feeders.items()}, args.blocks, settle=0.1
-    )
+    # NumPy at one BLAS thread only: no thread pool to let settle, so the rungs of a block run
+    # back to back and see the same noise.
+    raw = C.interleave({k: f.block(args.ladder_steps) for k, f in feeders.items()}, args.blocks)
     us = {k: [v * 1e3 for v in vs] for k, vs in raw.items()}
     names = list(us)
     lean = us[names[-1]]
-    print(f"mnist: the ladder, us/step ({args.blocks} blocks of {args.steps} steps)")
+    print(f"mnist: the ladder, us/step ({args.blocks} blocks of {args.ladder_steps} steps)")
     rows = []
     for i, k in enumerate(names):
         nxt = us[names[i + 1]] if i + 1 < len(names) else None
@@ -609,25 +609,69 @@ CHAIN_TARGETS = [
 ]
 
 
-def chain_once(n: int, a: np.ndarray, x0: np.ndarray, clock: dict[str, Any]) -> list[float]:
-    """One chain of n muls in minigrad: seconds of forward, backward, teardown, and the ns
-    the collector took in each (read from `clock`, a gc_clock total)."""
-    x = mg.Variable(x0.copy())
+def chain_rungs(a: np.ndarray) -> dict[str, tuple[Any, Any, Any]]:
+    """The chain's rungs: (make the leaf, one op, backward(y, seed)) per form, from minigrad
+    down to plain NumPy; None for a part the form does not have."""
+    import _bare_engine as B
+
+    out: dict[str, tuple[Any, Any, Any]] = {
+        "minigrad y * a": (mg.Variable, lambda y: y * a, lambda y, g: y.backward(g)),
+    }
+    try:
+        from minigrad.core import _apply2
+        from minigrad.functions.arithmetic import Mul
+
+        out["minigrad _apply2(Mul(), y, a)"] = (
+            mg.Variable,
+            lambda y: _apply2(Mul(), y, a),
+            lambda y, g: y.backward(g),
+        )
+    except ImportError:
+        pass
+    out["bare-engine"] = (B.Var, lambda y: y * a, B.backward)
+    return out
+
+
+def chain_once(
+    n: int, x0: np.ndarray, rung: tuple[Any, Any, Any], clock: dict[str, Any]
+) -> list[float]:
+    """One chain of n ops: seconds of forward, backward, teardown, and of the collector's
+    work inside each (read from `clock`, a gc_clock total)."""
+    leaf, op, backward = rung
+    x = leaf(x0.copy())
     ones = np.ones(8)
     g0 = clock["ns"]
     t0 = time.perf_counter()
     y = x
     for _ in range(n):
-        y = y * a
+        y = op(y)
     t1 = time.perf_counter()
     g1 = clock["ns"]
-    y.backward(ones)
+    backward(y, ones)
     t2 = time.perf_counter()
     g2 = clock["ns"]
     del y
     t3 = time.perf_counter()
     g3 = clock["ns"]
     return [t1 - t0, t2 - t1, t3 - t2, (g1 - g0) / 1e9, (g2 - g1) / 1e9, (g3 - g2) / 1e9]
+
+
+def tape_once(n: int, x0: np.ndarray, a: np.ndarray, floor: bool) -> list[float]:
+    """The hand-written tape (or, with `floor`, the forward alone), timed like chain_once."""
+    ops = [R.MUL] * n
+    t0 = time.perf_counter()
+    if floor:
+        y = x0
+        for _ in range(n):
+            y = y * a
+        t1 = t2 = time.perf_counter()
+        return [t1 - t0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    y, tape = R.chain_forward(x0.copy(), a, ops)
+    t1 = time.perf_counter()
+    R.chain_backward(tape, ops, np.ones(8))
+    t2 = time.perf_counter()
+    del y, tape
+    return [t1 - t0, t2 - t1, time.perf_counter() - t2, 0.0, 0.0, 0.0]
 
 
 def tracked_per_op(n: int, a: np.ndarray, x0: np.ndarray) -> dict[str, float]:
@@ -705,34 +749,61 @@ def section_chain(args: argparse.Namespace) -> dict[str, Any]:
     cb, clock = gc_clock()
     gc.callbacks.append(cb)
 
-    def measure() -> list[float]:
-        tot = [0.0] * 6
-        for _ in range(args.reps):
-            for i, v in enumerate(chain_once(n, a, x0, clock)):
-                tot[i] += v
-        return [v / args.reps / n * 1e6 for v in tot]
+    def measure(once: Callable[[], list[float]], paused: bool = False) -> Callable[[], Any]:
+        def run() -> list[float]:
+            if paused:
+                gc.disable()
+            try:
+                tot = [0.0] * 6
+                for _ in range(args.reps):
+                    for i, v in enumerate(once()):
+                        tot[i] += v
+            finally:
+                gc.enable()
+            return [v / args.reps / n * 1e6 for v in tot]
 
-    def paused() -> list[float]:
-        gc.disable()
-        try:
-            return measure()
-        finally:
-            gc.enable()
+        return run
 
+    rungs = chain_rungs(a)
+    cands: dict[str, Any] = {}
+    for k, rung in rungs.items():
+        cands[k] = measure(lambda rung=rung: chain_once(n, x0, rung, clock))
+    cands["numpy-tape"] = measure(lambda: tape_once(n, x0, a, False))
+    cands["numpy-floor"] = measure(lambda: tape_once(n, x0, a, True))
+    # Not a rung: minigrad again with the collector off; its "next" is minus minigrad's.
+    paused_key = "(minigrad y * a, gc paused)"
+    cands[paused_key] = measure(
+        lambda rung=rungs["minigrad y * a"]: chain_once(n, x0, rung, clock), paused=True
+    )
     try:
-        raw = C.interleave({"gc on": measure, "gc paused": paused}, args.blocks)
+        raw = C.interleave(cands, args.blocks)
     finally:
         gc.callbacks.remove(cb)
-    print(f"chain: {n} muls on (8,) float64, us/op ({args.blocks} blocks of {args.reps} chains)")
+    print(
+        f"chain: {n} muls on (8,) float64, us/op ({args.blocks} blocks of {args.reps} chains); "
+        "next: the total minus the next row's, per block"
+    )
+    names = list(raw)
+    rows = []
+    for i, k in enumerate(names):
+        v = raw[k]
+        tot = [sum(b[:3]) for b in v]
+        other = (
+            "minigrad y * a" if k == paused_key else names[i + 1] if i + 2 < len(names) else None
+        )
+        nxt = None if other is None else [sum(b[:3]) for b in raw[other]]
+        rows.append(
+            [
+                k,
+                *(f"{statistics.median(b[j] for b in v):.3f}" for j in range(3)),
+                cell(tot, 3),
+                "-" if nxt is None else cell(per_block(tot, nxt, "-"), 3),
+                *(f"{statistics.median(b[j] for b in v):.3f}" for j in range(3, 6)),
+            ]
+        )
     C.print_table(
-        ["", "fwd", "bwd", "teardown", "total", "in gc: fwd", "bwd", "teardown"],
-        [
-            [k, *(f"{statistics.median(b[i] for b in v):.3f}" for i in range(3)),
-             cell([sum(b[:3]) for b in v], 3),
-             *(f"{statistics.median(b[i] for b in v):.3f}" for i in range(3, 6))]
-            for k, v in raw.items()
-        ],
-    )  # fmt: skip
+        ["", "fwd", "bwd", "teardown", "total", "next", "in gc: fwd", "bwd", "teardown"], rows
+    )
     tracked = tracked_per_op(n, a, x0)
     print("chain: objects tracked by the cyclic collector, per op")
     C.print_table(["", "per op"], [[k, f"{v:.2f}"] for k, v in tracked.items()])
@@ -749,7 +820,7 @@ def section_chain(args: argparse.Namespace) -> dict[str, Any]:
             y.backward(np.ones(8))
             del y
 
-    total = statistics.median(sum(b[:3]) for b in raw["gc on"])
+    total = statistics.median(sum(b[:3]) for b in raw["minigrad y * a"])
     lt = line_times(CHAIN_TARGETS, run, args.reps * n, args.repeats)
     print_line_times(lt, "op", total)
     return {"phases_us": raw, "tracked_per_op": tracked, "building_blocks_us": blocks, "lines": lt}
@@ -769,6 +840,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--random-data", action="store_true", help="use random data, not MNIST")
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--steps", type=int, default=100, help="MNIST steps per block (100)")
+    p.add_argument("--ladder-steps", type=int, default=30, help="ladder steps per block (30)")
     p.add_argument("--reps", type=int, default=10, help="chains per block (10)")
     p.add_argument("--repeats", type=int, default=3, help="line-timing repeats (3)")
     p.add_argument("--line-steps", type=int, default=300, help="MNIST steps per line timing")
@@ -782,9 +854,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown sections {sorted(bad)}; choose from {list(SECTIONS)}")
     args.sections = args.sections or list(SECTIONS)
     if args.quick:
-        args.steps, args.reps, args.repeats = 5, 2, 1
+        args.steps, args.ladder_steps, args.reps, args.repeats = 5, 5, 2, 1
         args.line_steps, args.gc_steps = 5, 20
-    args.blocks = args.blocks or (2 if args.quick else 15)
+    args.blocks = args.blocks or (2 if args.quick else 21)
     return args
 
 
