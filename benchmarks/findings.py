@@ -12,10 +12,11 @@ Three sections (all by default, or name some), each in interleaved blocks like t
          calls, layer wrappers, the optimizer, the engine) down to lean32, whose per-block
          differences say what each layer costs; the time in the garbage collector; and the
          statements of minigrad's functions timed one function at a time (_linetime.py).
-  chain  the 1,000-op chain of bench_overhead (y = y * a on shape (8,) float64): forward,
-         backward and teardown per op, the collector's share of each, the objects the
-         collector tracks per op, the statements of the functions an op runs through, and what
-         the building blocks of a recorded op cost on their own.
+  chain  the 1,000-op chain of bench_overhead (y = y * a on shape (8,) float64) on a ladder
+         from minigrad down to plain NumPy (minigrad; its _apply2 without the operator; the
+         bare engine; the hand-written tape; the forward alone): forward, backward and
+         teardown per op, the collector's share of each, the objects the collector tracks per
+         op, and what the building blocks of a recorded op cost on their own.
 
 NumPy's BLAS runs at 1 thread here (--blas-threads; 0 leaves it as it is): the costs taken
 apart are Python's, and a second BLAS thread on a busy two-core machine adds milliseconds of
@@ -595,20 +596,6 @@ def section_mnist(args: argparse.Namespace, batches: list[Any]) -> dict[str, Any
 # ------------------------------------------------------------------------------- chain
 
 
-CHAIN_TARGETS = [
-    "minigrad.functions._mul",
-    "minigrad.core._apply2",
-    "minigrad.core._recorded",
-    "minigrad.functions.arithmetic.Mul.forward",
-    "minigrad.core.Variable.backward",
-    "minigrad._engine._run_backward",
-    "minigrad._engine._sort_functions",
-    "minigrad._engine._backward_plain",
-    "minigrad.functions.arithmetic.Mul.backward",
-    "minigrad.functions._util.sum_to",
-]
-
-
 def chain_rungs(a: np.ndarray) -> dict[str, tuple[Any, Any, Any]]:
     """The chain's rungs: (make the leaf, one op, backward(y, seed)) per form, from minigrad
     down to plain NumPy; None for a part the form does not have."""
@@ -811,19 +798,9 @@ def section_chain(args: argparse.Namespace) -> dict[str, Any]:
     print("chain: the building blocks of a recorded op, us each (best of 5 repeats)")
     C.print_table(["", "us"], [[k, "n/a" if v is None else f"{v:.3f}"] for k, v in blocks.items()])
 
-    def run(ops: int) -> None:
-        for _ in range(max(1, ops // n)):
-            x = mg.Variable(x0.copy())
-            y = x
-            for _ in range(n):
-                y = y * a
-            y.backward(np.ones(8))
-            del y
-
-    total = statistics.median(sum(b[:3]) for b in raw["minigrad y * a"])
-    lt = line_times(CHAIN_TARGETS, run, args.reps * n, args.repeats)
-    print_line_times(lt, "op", total)
-    return {"phases_us": raw, "tracked_per_op": tracked, "building_blocks_us": blocks, "lines": lt}
+    # No statement timing here: a clock read costs 0.1-0.3 us on this machine, as much as
+    # most statements of a recorded op; the ladder and the building blocks say more.
+    return {"phases_us": raw, "tracked_per_op": tracked, "building_blocks_us": blocks}
 
 
 # ------------------------------------------------------------------------------- main
@@ -842,8 +819,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100, help="MNIST steps per block (100)")
     p.add_argument("--ladder-steps", type=int, default=30, help="ladder steps per block (30)")
     p.add_argument("--reps", type=int, default=10, help="chains per block (10)")
-    p.add_argument("--repeats", type=int, default=3, help="line-timing repeats (3)")
-    p.add_argument("--line-steps", type=int, default=300, help="MNIST steps per line timing")
+    p.add_argument("--repeats", type=int, default=5, help="line-timing repeats (5)")
+    p.add_argument("--line-steps", type=int, default=200, help="MNIST steps per line timing")
     p.add_argument("--gc-steps", type=int, default=2000, help="MNIST steps for the gc share")
     p.add_argument(
         "--blas-threads", type=int, default=1, help="NumPy's BLAS threads (1; 0: as it is)"
