@@ -323,7 +323,8 @@ def ladder(weights: T.Weights) -> dict[str, Rung]:
     from minigrad.optim import SGD
 
     def net_opt() -> tuple[Any, Any, list[Any]]:
-        net = TwoLayerNet(784, 50, 10, dtype=np.float32)
+        (W1, _), (W2, _) = weights
+        net = TwoLayerNet(W1.shape[0], W1.shape[1], W2.shape[1], dtype=np.float32)
         params = T._load_minigrad(net, weights)
         return net, SGD(params, lr=LR), params
 
@@ -407,7 +408,7 @@ def engine_free(weights: T.Weights) -> Rung | None:
 
     try:
         rung = Rung(step, lambda: ps)
-        step(np.zeros((2, 784), np.float32), np.zeros(2, np.int64))
+        step(np.zeros((2, ps[0].shape[0]), np.float32), np.zeros(2, np.int64))
     except Exception as e:  # minigrad's internals changed: leave the rung out, and say so
         print(f"  (rung 5 left out: {type(e).__name__}: {e})")
         return None
@@ -515,17 +516,19 @@ def print_line_times(lt: dict[str, Any], unit: str, total: float) -> None:
     print()
 
 
-def section_mnist(args: argparse.Namespace, batches: list[Any]) -> dict[str, Any]:
-    weights = T.init_weights(SMALL, 0.01, args.seed)
+def run_ladder(
+    args: argparse.Namespace, weights: T.Weights, batches: list[Any], steps: int, title: str
+) -> dict[str, list[float]]:
+    """Time the ladder's rungs (checked first) in interleaved blocks; print and return us/step.
+    NumPy at one BLAS thread only: no thread pool to let settle, so the rungs of a block run
+    back to back and see the same noise."""
     check_ladder(weights, batches)
     feeders = {k: Feeder(rung, batches) for k, rung in ladder(weights).items()}
-    # NumPy at one BLAS thread only: no thread pool to let settle, so the rungs of a block run
-    # back to back and see the same noise.
-    raw = C.interleave({k: f.block(args.ladder_steps) for k, f in feeders.items()}, args.blocks)
+    raw = C.interleave({k: f.block(steps) for k, f in feeders.items()}, args.blocks)
     us = {k: [v * 1e3 for v in vs] for k, vs in raw.items()}
     names = list(us)
     lean = us[names[-1]]
-    print(f"mnist: the ladder, us/step ({args.blocks} blocks of {args.ladder_steps} steps)")
+    print(f"mnist: {title}, us/step ({args.blocks} blocks of {steps} steps)")
     rows = []
     for i, k in enumerate(names):
         nxt = us[names[i + 1]] if i + 1 < len(names) else None
@@ -538,7 +541,24 @@ def section_mnist(args: argparse.Namespace, batches: list[Any]) -> dict[str, Any
             ]
         )
     C.print_table(["rung", "us/step", "minus lean32", "minus the next rung"], rows)
-    out: dict[str, Any] = {"ladder_us": us}
+    return us
+
+
+def section_mnist(args: argparse.Namespace, batches: list[Any]) -> dict[str, Any]:
+    weights = T.init_weights(SMALL, 0.01, args.seed)
+    us = run_ladder(args, weights, batches, args.ladder_steps, "the ladder, 784-50-10, batch 100")
+    # The same steps on a 4-3-2 net, batch 2: the arithmetic costs next to nothing, so what is
+    # left is each rung's fixed cost per step, with far less noise than the real step has.
+    rng = np.random.default_rng(args.seed)
+    tiny = [(rng.random((2, 4), dtype=np.float32), rng.integers(0, 2, 2)) for _ in range(10)]
+    tiny_us = run_ladder(
+        args, T.init_weights([4, 3, 2], 0.5, args.seed), tiny, args.tiny_steps,
+        "the same ladder on a 4-3-2 net, batch 2 (the fixed cost per step)",
+    )  # fmt: skip
+    out: dict[str, Any] = {"ladder_us": us, "tiny_ladder_us": tiny_us}
+    names = list(us)
+    lean = us[names[-1]]
+    feeders = {k: Feeder(rung, batches) for k, rung in ladder(weights).items()}
 
     # the collector's share
     gcs = {}
@@ -818,6 +838,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--steps", type=int, default=100, help="MNIST steps per block (100)")
     p.add_argument("--ladder-steps", type=int, default=30, help="ladder steps per block (30)")
+    p.add_argument("--tiny-steps", type=int, default=300, help="tiny-net steps per block (300)")
     p.add_argument("--reps", type=int, default=10, help="chains per block (10)")
     p.add_argument("--repeats", type=int, default=5, help="line-timing repeats (5)")
     p.add_argument("--line-steps", type=int, default=200, help="MNIST steps per line timing")
@@ -832,6 +853,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sections = args.sections or list(SECTIONS)
     if args.quick:
         args.steps, args.ladder_steps, args.reps, args.repeats = 5, 5, 2, 1
+        args.tiny_steps = 5
         args.line_steps, args.gc_steps = 5, 20
     args.blocks = args.blocks or (2 if args.quick else 21)
     return args

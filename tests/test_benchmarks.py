@@ -292,6 +292,7 @@ def test_findings_quick(tmp_path: Path) -> None:
     assert rep["sections"] == ["refs", "mnist", "chain"]
     assert "numpy-tape" in rep["refs"]["chain_us"]
     assert list(rep["mnist"]["ladder_us"])[-1] == "6 lean32"
+    assert list(rep["mnist"]["tiny_ladder_us"]) == list(rep["mnist"]["ladder_us"])
     lines = rep["mnist"]["lines"]["functions"]
     assert lines["minigrad.nn.module.Module.__call__"], "line timing found nothing to time"
     assert rep["chain"]["tracked_per_op"]["after del"] < 0.01  # the graph is freed
