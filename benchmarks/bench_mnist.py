@@ -107,6 +107,31 @@ class Feeder:
         return measure
 
 
+def paired(a: Feeder, b: Feeder, steps: int, chunk: int = 10) -> Any:
+    """A candidate for C.interleave timing two trainers in alternating chunks of `chunk`
+    steps (a b, b a, a b, ...) within one turn: {"a": ms/step, "b": ms/step}. The two see the
+    same noise to within a few milliseconds, which the blocks of a plain interleave (100
+    steps each, 0.1 s apart) cannot give on a busy machine."""
+
+    def measure() -> dict[str, float]:
+        ta = tb = 0.0
+        for j, k in enumerate(range(0, steps, chunk)):
+            n = min(chunk, steps - k)
+            first, second = (a, b) if j % 2 == 0 else (b, a)
+            t0 = time.perf_counter()
+            first.run(n)
+            t1 = time.perf_counter()
+            second.run(n)
+            t2 = time.perf_counter()
+            if first is a:
+                ta, tb = ta + t1 - t0, tb + t2 - t1
+            else:
+                ta, tb = ta + t2 - t1, tb + t1 - t0
+        return {"a": ta / steps * 1e3, "b": tb / steps * 1e3}
+
+    return measure
+
+
 def small_trainers(torch: Any, weights: T.Weights, lr: float) -> dict[str, Any]:
     out = {
         "minigrad": T.MinigradIdiomatic(weights, lr),
@@ -123,29 +148,44 @@ def small_trainers(torch: Any, weights: T.Weights, lr: float) -> dict[str, Any]:
 
 
 # The trainers that also run with their thread pool pinned to 1 thread ("name@1").
-PINNED_BLAS = ("minigrad", "lean32")
+# The pair of the bar, timed side by side in alternating chunks, also pinned to 1 thread.
+PAIR = ("minigrad", "lean32")
 
 
-def candidates(
-    torch: Any, feeders: dict[str, Feeder], steps: int, pinned_blas: tuple[str, ...]
-) -> dict[str, Any]:
-    """The timing candidates: every feeder as it runs by default, and the "@1" rows: the
-    `pinned_blas` feeders with NumPy's BLAS at 1 thread, torch with 1 intra-op thread. A row
-    is pinned only where its pool has more than one thread (else it would repeat its twin)."""
-    out = {k: f.block(steps) for k, f in feeders.items()}
+def candidates(torch: Any, feeders: dict[str, Feeder], steps: int) -> dict[str, Any]:
+    """The timing candidates: every feeder as it runs by default, the bar's pair (minigrad,
+    lean32) as one paired candidate ("minigrad|lean32"), and the "@1" rows: the pair with
+    NumPy's BLAS at 1 thread, torch with 1 intra-op thread. A row is pinned only where its
+    pool has more than one thread (else it would repeat its twin)."""
+    a, b = PAIR
+    out = {k: f.block(steps) for k, f in feeders.items() if k not in PAIR}
+    out[f"{a}|{b}"] = paired(feeders[a], feeders[b], steps)
     blas = C.blas_threads()
     if blas is not None and blas > 1:
-        for k in pinned_blas:
-            if k in feeders:
-                out[f"{k}@1"] = C.within(lambda: C.limit_blas(1), feeders[k].block(steps))
+        out[f"{a}@1|{b}@1"] = C.within(
+            lambda: C.limit_blas(1), paired(feeders[a], feeders[b], steps)
+        )
     if "torch" in feeders and torch.get_num_threads() > 1:
         out["torch@1"] = C.within(lambda: C.limit_torch(torch, 1), feeders["torch"].block(steps))
     return out
 
 
-def time_steps(cands: dict[str, Any], blocks: int) -> dict[str, list[float]]:
-    """ms/step per block for each candidate, interleaved (see C.interleave for `settle`)."""
-    return C.interleave(cands, blocks, settle=0.1)
+def time_steps(cands: dict[str, Any], blocks: int, order: list[str]) -> dict[str, list[float]]:
+    """ms/step per block for each row, interleaved (see C.interleave for `settle`); a paired
+    candidate "a|b" gives the two rows a and b. Rows come in `order` (trainer names), the @1
+    rows last."""
+    raw = C.interleave(cands, blocks, settle=0.1)
+    out: dict[str, list[float]] = {}
+    for k, v in raw.items():
+        if "|" in k:
+            a, b = k.split("|")
+            out[a] = [d["a"] for d in v]
+            out[b] = [d["b"] for d in v]
+        else:
+            out[k] = v
+    return dict(
+        sorted(out.items(), key=lambda kv: (kv[0].endswith("@1"), order.index(kv[0].split("@")[0])))
+    )
 
 
 def fastest(raw: dict[str, list[float]], *names: str) -> str:
@@ -221,7 +261,7 @@ def bench_small(
     """784-50-10: print and return ms/step per row, the per-block ratios, and which rows the
     bar and the torch comparison use (the faster thread setting of each)."""
     feeders = {k: Feeder(tr, batches) for k, tr in small_trainers(torch, weights, 0.1).items()}
-    raw = time_steps(candidates(torch, feeders, args.steps, PINNED_BLAS), args.blocks)
+    raw = time_steps(candidates(torch, feeders, args.steps), args.blocks, list(feeders))
     step_ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
     ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in RATIOS if a in raw and b in raw}
     ref = fastest(raw, "lean32", "lean32@1")
@@ -350,7 +390,7 @@ def bench_big(args: argparse.Namespace, torch: Any, x: np.ndarray, t: np.ndarray
     feeders = {k: Feeder(tr, batches) for k, tr in trainers.items()}
     steps = 1 if args.quick else 3
     blocks = 2 if args.quick else 9
-    raw = time_steps(candidates(torch, feeders, steps, PINNED_BLAS), blocks)
+    raw = time_steps(candidates(torch, feeders, steps), blocks, list(feeders))
 
     def ref(k: str) -> str:
         # Like with like: the @1 rows against lean32@1 where it ran.
