@@ -27,6 +27,7 @@ medians over interleaved blocks; ratios are medians of per-block ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import sys
 import time
@@ -209,22 +210,36 @@ def make_run_torch(torch: Any) -> Callable[[Case], tuple[Phases, np.ndarray]]:
 # ------------------------------------------------------------------------------- measuring
 
 
-def block_runner(run: Callable[[Case], Any], case: Case) -> Callable[[], dict[str, float]]:
-    """One block's measurement: `case.reps` runs, each phase in us per op."""
+def case_block(
+    case: Case, runs: dict[str, Callable[[Case], Any]], pinned: dict[str, Callable[[], Any]]
+) -> Callable[[], dict[str, dict[str, float]]]:
+    """One block's measurement of a graph for every framework: `case.reps` rounds, each
+    framework running the graph once per round, in an order that rotates every round and
+    every block, so that all frameworks see the same noise within milliseconds (a pinned
+    framework runs inside its context, set up outside its timing). Each phase in us per op."""
+    names = list(runs)
+    turn = [0]
 
-    def measure() -> dict[str, float]:
-        fwd = bwd = td = 0.0
-        for _ in range(case.reps):
-            (f, b, t), _ = run(case)
-            fwd += f
-            bwd += b
-            td += t
+    def measure() -> dict[str, dict[str, float]]:
+        sums = {n: [0.0, 0.0, 0.0] for n in names}
+        for r in range(case.reps):
+            k = (turn[0] + r) % len(names)
+            for n in names[k:] + names[:k]:
+                ctx = pinned.get(n)
+                with ctx() if ctx is not None else contextlib.nullcontext():
+                    phases, _ = runs[n](case)
+                for i, v in enumerate(phases):
+                    sums[n][i] += v
+        turn[0] += 1
         scale = 1e6 / (case.reps * case.n_ops)
         return {
-            "fwd": fwd * scale,
-            "bwd": bwd * scale,
-            "teardown": td * scale,
-            "total": (fwd + bwd + td) * scale,
+            n: {
+                "fwd": f * scale,
+                "bwd": b * scale,
+                "teardown": t * scale,
+                "total": (f + b + t) * scale,
+            }
+            for n, (f, b, t) in sums.items()
         }
 
     return measure
@@ -423,13 +438,16 @@ def main(argv: list[str] | None = None) -> int:
     if torch is not None:
         print(C.threads_note(torch))
 
-    candidates = {}
-    for case in cases:
-        for name, run in runs.items():
-            measure = block_runner(run, case)
-            ctx = pinned.get(name)
-            candidates[f"{case.key}|{name}"] = measure if ctx is None else C.within(ctx, measure)
-    raw = C.interleave(candidates, args.blocks, warmup=0 if args.quick else 1)
+    grouped = C.interleave(
+        {case.key: case_block(case, runs, pinned) for case in cases},
+        args.blocks,
+        warmup=0 if args.quick else 1,
+    )
+    raw = {
+        f"{key}|{name}": [b[name] for b in blocks]
+        for key, blocks in grouped.items()
+        for name in names
+    }
     results = report_times(cases, names, raw)
     ratios = report_ratios(cases, names, raw)
     title = f"chain {args.long} vs {args.short}, wide {args.wide_large} vs {args.wide_small}"
