@@ -116,9 +116,9 @@ def test_mnist_quick(tmp_path: Path) -> None:
         "seed32-lean",
         "lean32",
     ]
-    # With more than one BLAS thread, minigrad and lean32 also run pinned to one ("@1").
+    # With more than one BLAS thread, the bars' trainers also run pinned to one ("@1").
     blas = [p["num_threads"] for p in rep["env"]["threadpools"] if p["user_api"] == "blas"]
-    pinned = ["minigrad@1", "lean32@1"] if blas and max(blas) > 1 else []
+    pinned = ["minigrad@1", "seed64@1", "lean32@1"] if blas and max(blas) > 1 else []
     assert list(rep["step_ms"]) == names + pinned
     for v in rep["step_ms"].values():
         assert len(v["blocks"]) == rep["config"]["blocks"]
@@ -130,13 +130,14 @@ def test_mnist_quick(tmp_path: Path) -> None:
         "seed32/minigrad",
         "seed64/minigrad",
         "seed64-lean/minigrad",
-    } | ({"minigrad@1/lean32@1"} if pinned else set())
-    assert rep["chosen"]["bar"] in rep["ratios"]
+    } | ({"minigrad@1/lean32@1", "seed64@1/minigrad@1"} if pinned else set())
+    assert rep["chosen"]["bar"] in rep["ratios"] and rep["chosen"]["seed64"] in rep["ratios"]
     assert rep["exactness"]["steps"] == 20
     assert set(rep["exactness"]) == {"steps", *names} - {"lean32"}
     assert max(v for k, v in rep["exactness"].items() if k != "steps") <= 1e-5
     assert rep["big_net"]["sizes"] == [784, 1000, 1000, 10]
-    assert list(rep["big_net"]["step_ms"]) == ["minigrad", "lean32"] + pinned
+    big_pinned = ["minigrad@1", "lean32@1"] if pinned else []
+    assert list(rep["big_net"]["step_ms"]) == ["minigrad", "lean32"] + big_pinned
     assert rep["time_to_97"] is None
 
 
