@@ -1,10 +1,10 @@
-"""The floor of a pure-Python graph engine: the structure the design asks for, and nothing else.
+"""The floor of a pure-Python graph engine: the structure docs/architecture.md asks for, and nothing else.
 
 Each op records a node object with its inputs (a tuple), the arrays its backward reads, a weak
 reference to its output and its generation; the output is a variable object pointing back to
 the node. `backward` walks the graph without recursion, sorts it by generation and sums
 gradients in a dict. No checks, dtype rules, hooks, modes, module scopes, release of saved
-arrays or errors: what any engine built to design section 2 costs per op in this interpreter
+arrays or errors: what any engine built to that structure ("The engine") costs per op in this interpreter
 before its first feature. `bench_overhead.py` times it beside minigrad ("bare-engine").
 Only the ops of the benchmark's graphs: `x * a`, `x + a`, `x + y`, `tanh(x)`.
 """

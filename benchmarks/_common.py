@@ -264,7 +264,7 @@ def ratio_stats(num: Sequence[float], den: Sequence[float]) -> dict[str, Any]:
 
 
 class Bar:
-    """A target of the design (section 7): `value op threshold`, reported as PASS or FAIL."""
+    """A target of docs/architecture.md ("Speed and memory"): `value op threshold`, PASS or FAIL."""
 
     def __init__(self, name: str, value: float | None, op: str, threshold: float) -> None:
         if op not in ("<=", ">="):
@@ -296,7 +296,7 @@ class Bar:
 
 def print_bars(bars: Sequence[Bar]) -> bool:
     """Print one PASS/FAIL/SKIP line per bar; True if none failed."""
-    print("bars (design section 7):")
+    print("bars (docs/architecture.md, Speed and memory):")
     ok = True
     for bar in bars:
         p = bar.passed

@@ -32,7 +32,10 @@ def test_quick_report(tmp_path):
     out = tmp_path / "conv.json"
     proc = run("--quick", "--no-torch", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "SimpleConvNet, batch 100" in proc.stdout and "bars (design section 7):" in proc.stdout
+    assert (
+        "SimpleConvNet, batch 100" in proc.stdout
+        and "bars (docs/architecture.md, Speed and memory):" in proc.stdout
+    )
     rep = json.loads(out.read_text())
     assert rep["benchmark"] == "conv" and "torch" not in rep["env"]
     simple, deep = rep["results"]["simple"], rep["results"]["deep"]

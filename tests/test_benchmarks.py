@@ -63,15 +63,15 @@ FRAMEWORKS = ("minigrad", "minigrad-gc-paused", "bare-engine", "numpy-hand", "nu
 @pytest.mark.slow
 def test_overhead_quick(tmp_path: Path) -> None:
     stdout, rep = quick_report("bench_overhead.py", tmp_path)
-    assert "us/op" in stdout and "bars (design section 7):" in stdout
+    assert "us/op" in stdout and "bars (docs/architecture.md, Speed and memory):" in stdout
     check_common(
         rep,
         "overhead",
         [
             "chain 1000",
             "chain 1000",
-            "chain 5000 vs 1000",
-            "wide 1000 vs 100",
+            "chain 5000",
+            "wide 1000",
         ],
     )
     sizes = {k: (v["kind"], v["size"], v["n_ops"]) for k, v in rep["results"].items()}

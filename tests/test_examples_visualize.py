@@ -122,7 +122,7 @@ def test_help_names_the_options():
 
 def test_script_writes_readable_pngs_found_without_path(tmp_path):
     # PATH without the venv: graphviz-pure is found in the interpreter's scripts folder
-    # (skipped where it has no wheel, as the design allows).
+    # (skipped where it has no wheel, as docs/architecture.md allows).
     scripts = sysconfig.get_path("scripts")
     if shutil.which("graphviz-pure", path=scripts) is None:
         pytest.skip("graphviz-pure is not installed in this interpreter's scripts folder")
