@@ -170,7 +170,7 @@ def run_backward(
                     acc[x] = (gxs, gxs is not gy)
             if not retain_graph:
                 # Step 6, f.release() inlined (the chain costs 2.2% more without it).
-                f.saved_inputs = f.saved_outputs = RELEASED
+                f.saved_inputs = f._saved_outputs = RELEASED
                 if f.saves_attrs:
                     f.release()
         # Step 5: what is left belongs to leaves, each gradient complete only now.
@@ -230,16 +230,17 @@ def _call_backward(f: Function, gys: list[Any], create_graph: bool) -> tuple[Any
         gxs = gxs if type(gxs) is tuple else (gxs,)
         return _check_grads(f, gxs)
     vgys = [g if isinstance(g, Variable) else _constant(g) for g in gys]
-    xs, ys = f.saved_inputs, f.saved_outputs
+    xs, ys = f.saved_inputs, f._saved_outputs
+    arrays = f.saved_outputs
     # The same values as Variables: the inputs themselves, the outputs while they live.
     f.saved_inputs = f.inputs
     f.saved_outputs = tuple(
-        _constant(y) if (v := ref()) is None else v for ref, y in zip(f.outputs, ys)
+        _constant(y) if (v := ref()) is None else v for ref, y in zip(f.outputs, arrays)
     )
     try:
         gxs = f.backward(*vgys)
     finally:
-        f.saved_inputs, f.saved_outputs = xs, ys
+        f.saved_inputs, f._saved_outputs = xs, ys
     gxs = gxs if type(gxs) is tuple else (gxs,)
     if create_graph:
         gxs = tuple(g if g is None or isinstance(g, Variable) else _constant(g) for g in gxs)
