@@ -36,6 +36,8 @@ class Trace:
     param_names: dict[int, str] = field(default_factory=dict)
     #: id(module) -> its dotted path in `module` (`layers.Affine1`; "" for the model itself).
     module_paths: dict[int, str] = field(default_factory=dict)
+    #: id(ndarray) -> the dotted name of a buffer of `module` (`bn1.running_mean`).
+    buffer_names: dict[int, str] = field(default_factory=dict)
 
 
 def owning_module(model: Any) -> Module | None:
@@ -89,6 +91,7 @@ def run(model: Callable[..., Any], inputs: Sequence[np.ndarray]) -> Trace:
     if module is not None:
         trace.param_names = {id(p): name for name, p in module.named_parameters()}
         trace.module_paths = {id(m): name for name, m in module.named_modules()}
+        trace.buffer_names = {id(b): name for name, b in module.named_buffers()}
     return trace
 
 
