@@ -35,9 +35,11 @@ def export(
     ndarray or a tuple of them: floating data, and integer labels as an int64 input) under
     recording, in eval mode (its modules get their modes back afterwards), and the recorded
     graph is written: one or a few ONNX nodes per op (the table in `minigrad.onnx.exporters`),
-    Parameters as initializers named as in `state_dict()` (`fc1.W`), buffers (batch norm's
-    running statistics) as initializers named by their path (`bn1.running_mean`), other
-    constants as Constant nodes. With `dynamic_batch` the first dimension of every input and of what
+    Parameters as initializers named by the module path of the layer that used them plus
+    their name there (`fc1.W`; `layers.Affine1.W` for TwoLayerNet's W1), or by their
+    `state_dict()` key when used outside the model's modules; buffers (batch norm's running
+    statistics) as initializers named by their path (`bn1.running_mean`); other constants as
+    Constant nodes. With `dynamic_batch` the first dimension of every input and of what
     follows from it is the symbol `N`, so the file runs on any batch size (give an example
     batch of at least 2 rows). `opset`: 13 or newer, 17 by default. Names default to the
     model's argument names (`x`, `t`) and `y` (`y0`, `y1`, ... for several outputs).

@@ -35,8 +35,10 @@ class OnnxModule(Module):
     Variable, or a tuple for several outputs. ndarray inputs are converted to the dtype the
     file declares. The file's floating initializers are Parameters named as in the file
     (`fc1.W`: `loaded.fc1.W`), so `parameters()` feeds an optimizer and `state_dict()` keys
-    match the exported model's. The running statistics of BatchNormalization nodes are
-    buffers, not Parameters (`loaded.bn1.running_mean`).
+    match the exported model's where its Parameters have one name (`MLP`, `Sequential`;
+    TwoLayerNet's `W1` comes back as `layers.Affine1.W`, the name of the layer that used it).
+    The running statistics of BatchNormalization nodes are buffers, not Parameters
+    (`loaded.bn1.running_mean`).
 
     Like any Module it starts in training mode, where Dropout nodes drop and
     BatchNormalization normalizes by the batch (updating its buffers); call `eval()` to run it

@@ -151,7 +151,24 @@ def test_parameters_are_initializers_named_by_module_path(tmp_path):
         mg.onnx.export(model, batch(3, shape), path)
         return [i.name for i in onnx.load(str(path)).graph.initializer]
 
-    assert names(two_layer_net()) == ["W1", "b1", "W2", "b2"]  # its state_dict keys
+    # By the layer that used them: TwoLayerNet's W1 is also layers.Affine1.W.
+    assert names(two_layer_net()) == [
+        "layers.Affine1.W",
+        "layers.Affine1.b",
+        "layers.Affine2.W",
+        "layers.Affine2.b",
+    ]
+    assert names(simple_conv_net(), (1, 28, 28))[:3] == [
+        "layers.Conv1.W",
+        "layers.Conv1.b",
+        "layers.Affine1.W",
+    ]
+    assert names(deep_conv_net(), (1, 28, 28))[::4] == [
+        "layers.0.W",
+        "layers.5.W",
+        "layers.10.W",
+        "layers.15.W",
+    ]
     # Buffers (batch norm's running statistics) too, beside the parameters of their layer.
     assert names(conv_sequential(), (3, 7, 6)) == [
         "0.W", "0.b", "1.gamma", "1.beta", "1.running_mean", "1.running_var", "4.W", "7.W",

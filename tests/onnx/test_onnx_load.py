@@ -39,7 +39,10 @@ def test_load_fine_tune_and_export_again(tmp_path):
     loaded = mg.onnx.load(first)
     assert isinstance(loaded, nn.Module) and isinstance(loaded, mg.onnx.OnnxModule)
     assert loaded.input_names == ["x", "t"] and loaded.output_names == ["y"]
-    assert [n for n, _ in loaded.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    # Named by the layers that used them (TwoLayerNet holds W1 as layers.Affine1.W too).
+    names = ["layers.Affine1.W", "layers.Affine1.b", "layers.Affine2.W", "layers.Affine2.b"]
+    assert [n for n, _ in loaded.named_parameters()] == names
+    assert loaded.layers.Affine1.W.shape == (784, 30)
     assert all(
         isinstance(p, mg.Parameter) and p.data.dtype == np.float32 for p in loaded.parameters()
     )
@@ -61,8 +64,9 @@ def test_load_fine_tune_and_export_again(tmp_path):
     mg.onnx.export(loaded, (batch(4), labels(4)), second)
     x2, t2 = batch(33), labels(33)
     assert_close(run_ort(second, x2, t2)[0], loaded(x2, t2).data)
-    # Same names, so the fine-tuned weights go back into the original model.
-    net.load_state_dict(loaded.state_dict())
+    # The fine-tuned weights go back into the original model under its own names.
+    tuned = loaded.state_dict()
+    net.load_state_dict({k: tuned[f"layers.Affine{k[1]}.{k[0]}"] for k in net.state_dict()})
     assert_close(net.loss(x2, t2).data, loaded(x2, t2).data)
 
 
