@@ -204,6 +204,13 @@ def test_the_batch_dimension_is_symbolic_or_fixed(tmp_path):
     with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument):
         run_ort(path, batch(5))
     assert_close(run_ort(path, batch(4))[0], net.predict(batch(4)).data)
+    # Through Conv, MaxPool, Flatten and Gemm, every value keeps the symbolic batch.
+    mg.onnx.export(simple_conv_net(), batch(3, (1, 28, 28)), path)
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=True)
+    values = [*model.graph.input, *model.graph.value_info, *model.graph.output]
+    assert len(values) == 9
+    assert {dims(vi)[0] for vi in values} == {"N"}
+    assert dims(model.graph.output[0]) == ["N", 10]
 
 
 def test_eval_mode_for_the_export_then_each_module_gets_its_mode_back(tmp_path):

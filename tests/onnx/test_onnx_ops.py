@@ -31,6 +31,13 @@ GAMMA = mg.Parameter(RNG.uniform(0.5, 2, size=(2,)).astype(np.float32), name="ga
 BETA = mg.Parameter(RNG.normal(size=(2,)).astype(np.float32), name="beta")
 RUNNING_MEAN = RNG.normal(size=(4,)).astype(np.float32)
 RUNNING_VAR = RNG.uniform(0.5, 2, size=(4,)).astype(np.float32)
+# The book's layer normalizes each element of the flattened (2, 7, 6) image.
+BOOK_BN = mg.nn.BatchNormalization(
+    RNG.uniform(0.5, 2, size=84).astype(np.float32), RNG.normal(size=84).astype(np.float32)
+)
+BOOK_BN.running_mean[:] = RNG.normal(size=84)
+BOOK_BN.running_var[:] = RNG.uniform(0.5, 2, size=84)
+BOOK_BN.eval()
 
 
 def x4(n: int) -> np.ndarray:
@@ -155,6 +162,7 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
         lambda x: F.batch_norm(x * W, W + 2, W, RUNNING_MEAN, RUNNING_VAR, False, eps=1e-3),
         (x4,),
     ),
+    ("batch-norm-book", lambda x: BOOK_BN(x * 2), (img,)),
     ("batch-norm-train", lambda x: F.batch_norm(x, GAMMA, BETA, None, None, training=True), (img,)),
     ("batch-norm-train-2d", lambda x: F.batch_norm(x, W, W, None, None, training=True), (x4,)),
     ("im2col", lambda x: F.im2col(x, (3, 2), stride=2, padding=1), (img,)),
@@ -278,6 +286,14 @@ def test_pooling_backward_ops_with_a_fixed_shape(tmp_path):
         _export(tmp_path, penalty, (img,))
     with pytest.raises(mg.onnx.UnsupportedOpError, match="pool_scatter: needs opset 16"):
         _export(tmp_path, penalty, (img,), dynamic_batch=False, opset=15)
+
+    class Penalty(mg.nn.Module):
+        def forward(self, x):
+            return penalty(x)
+
+    # The error names the module the op was recorded in.
+    with pytest.raises(mg.onnx.UnsupportedOpError, match=r"\(called in the model \(Penalty\)\)"):
+        mg.onnx.export(Penalty(), x, tmp_path / "m.onnx")
 
     # A window wholly of -inf takes its padding (argmax 0 at (-1, -1)): its gradient goes
     # nowhere, and gathering there reads the padding's zero.
