@@ -20,7 +20,8 @@ After each epoch one line `epoch 3/5  loss 0.0345  train_acc 0.9912  test_acc 0.
 `test_acc <value>`. Written to --out (default out/): curves.png (loss and accuracies per
 epoch), graph.png (the graph of one mini-batch loss, modules boxed, with shapes such as
 (100, 16, 28, 28)), and the weights (cnn.npz, simple_conv_net.npz or deep_conv_net.npz;
-the model's `load` reads them). MNIST is found through --data-dir, $MINIGRAD_DATA, the
+the model's `load` reads them); with --export PATH also the model as ONNX, checked by
+onnxruntime on the test set (float32 only: ONNX Runtime's CPU has no float64 Conv). MNIST is found through --data-dir, $MINIGRAD_DATA, the
 cache, or downloaded (see minigrad.data.load_mnist). Progress bars need tqdm and curves.png
 matplotlib (`pip install minigrad[examples]`).
 
@@ -33,6 +34,7 @@ in 38 min 9 s.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -97,6 +99,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "batch 100, 20 epochs of 600 mini-batches drawn with np.random.choice",
     )
     p.add_argument(
+        "--export",
+        metavar="PATH",
+        help="also write the trained model to PATH as ONNX and print onnxruntime's test "
+        "accuracy beside minigrad's (float32; needs pip install 'minigrad[onnx]')",
+    )
+    p.add_argument(
         "--train-size",
         type=int,
         help="train on the first N training images only (a quick smoke run)",
@@ -118,6 +126,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.error(f"--{name} must be positive, got {value}")
     if args.lr is not None and not args.lr > 0:
         p.error(f"--lr must be positive, got {args.lr}")
+    if args.export is not None:
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            p.error(f"--export needs {' and '.join(missing)}: pip install 'minigrad[onnx]'")
+        if (args.dtype or ("float64" if args.book else "float32")) == "float64":
+            p.error(
+                "--export runs the file in ONNX Runtime, whose CPU has no float64 Conv: "
+                "add --dtype float32"
+            )
     return args
 
 
@@ -280,8 +297,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {graph}", flush=True)
     except (ImportError, RuntimeError, OSError) as e:
         warn(f"graph.png was not drawn: {e}")
+    if args.export is not None:
+        export_onnx(net, args.export, x_test, t_test, history["test_acc"][-1])
     print(f"test_acc {history['test_acc'][-1]:.4f}", flush=True)
     return 0
+
+
+def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float) -> None:
+    """Write the trained model to ONNX and print onnxruntime's test accuracy beside minigrad's."""
+    import onnxruntime as ort
+
+    import minigrad.onnx
+
+    minigrad.onnx.export(net, x_test[:2], path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    correct = 0
+    for i in range(0, len(x_test), 1000):
+        (logits,) = session.run(None, {"x": x_test[i : i + 1000]})
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == t_test[i : i + 1000]))
+    ort_acc = correct / len(x_test)
+    print(
+        f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
+    )
 
 
 def _book_batch(x: np.ndarray, t: np.ndarray, batch_size: int) -> tuple[Any, Any]:

@@ -211,6 +211,7 @@ API_MODULES = [
     "minigrad.nn",
     "minigrad.nn.init",
     "minigrad.nn.params",
+    "minigrad.nn.torch_state",
     "minigrad.optim",
     "minigrad.data",
     "minigrad.viz",

@@ -116,6 +116,7 @@ def test_help_lists_every_option():
         "--dtype",
         "--book",
         "--train-size",
+        "--export",
     ]:
         assert option in proc.stdout, option
     assert "{simple,deep}" in proc.stdout

@@ -88,6 +88,56 @@ def _normalized(x: Any, axes: tuple[int, ...], eps: float, saved: tuple[Any, Any
     return xc * invstd, invstd
 
 
+class BatchNormEval(Function):
+    """Evaluation-mode batch norm, a fixed affine map per channel (axis 1):
+    y = (x - running_mean) * invstd * gamma + beta with invstd = 1 / sqrt(running_var + eps).
+    x (N, C, ...), gamma and beta (C,), running_mean and running_var (C,) ndarrays (constants)
+    -> y of x's shape.
+
+    dx = gy * gamma * invstd, dgamma = sum(gy * xhat) with xhat = (x - running_mean) * invstd,
+    dbeta = sum(gy), the sums per channel; the running statistics get no gradient. One op
+    rather than five, so that an ONNX export writes one BatchNormalization node; `momentum`
+    is not used here, only kept for that export, so that a loaded model trains with it.
+    """
+
+    rule = "gx = gy * gamma * invstd, ggamma = sum(gy * xhat), gbeta = sum(gy)  (sums per channel)"
+    backward_on_arrays = True
+    __slots__ = ("eps", "momentum")
+
+    def __init__(self, eps: float, momentum: float) -> None:
+        self.eps = eps
+        self.momentum = momentum
+
+    def forward(
+        self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray
+    ) -> np.ndarray:
+        shape = _channel_shape(x.ndim, x.shape[1])
+        dt = x.dtype
+        invstd = (1 / np.sqrt(var.astype(dt, copy=False) + dt.type(self.eps))).reshape(shape)
+        scale = gamma.reshape(shape) * invstd
+        shift = beta.reshape(shape) - mean.astype(dt, copy=False).reshape(shape) * scale
+        # Saved for backward: (1, C, 1, ...), a constant of the op.
+        self.invstd = invstd
+        return x * scale + shift
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x, gamma, _, mean, _ = self.saved_inputs
+        need = self.needs_input_grad
+        shape = self.invstd.shape
+        axes = (0, *range(2, len(shape)))
+        gx = gy * (gamma.reshape(shape) * self.invstd) if need[0] else None
+        ggamma = gbeta = None
+        if need[1]:
+            xhat = (x - mean.astype(self.invstd.dtype, copy=False).reshape(shape)) * self.invstd
+            ggamma = (gy * xhat).sum(axis=axes).reshape(gamma.shape)
+        if need[2]:
+            gbeta = gy.sum(axis=axes).reshape(gamma.shape)
+        return gx, ggamma, gbeta, None, None
+
+    def label(self) -> str:
+        return f"batch_norm eval eps={self.eps:g}"
+
+
 def batch_norm(
     x: Variable | Any,
     gamma: Variable | Any,
@@ -107,7 +157,8 @@ def batch_norm(
     updated in place: `r = (1 - momentum) * r + momentum * batch_stat`, with the unbiased
     variance (M / (M - 1) times the biased one, M values per channel; `unbiased=False` takes
     the biased one, as the book does). Pass None for both to track none. In evaluation the
-    running statistics normalize x and are left as they are. On any error nothing is updated.
+    running statistics normalize x (the op `batch_norm_eval`) and are left as they are. On any
+    error nothing is updated.
     """
     check_float(x, "batch_norm")
     sx = shape_of(x)
@@ -138,7 +189,9 @@ def batch_norm(
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-        return _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps)
+        # One op; the running statistics are its constant inputs (the buffers themselves, so
+        # that an export finds their names).
+        return BatchNormEval(float(eps), float(momentum))(x, gamma, beta, running_mean, running_var)
     m = int(np.prod(sx)) // max(c, 1)
     if m <= 1:
         raise ValueError(
@@ -157,19 +210,6 @@ def batch_norm(
         np.copyto(running_mean, new_mean, casting="same_kind")
         np.copyto(running_var, new_var, casting="same_kind")
     return y
-
-
-def _batch_norm_eval(
-    x: Any, gamma: Any, beta: Any, running_mean: np.ndarray, running_var: np.ndarray, eps: float
-) -> Variable:
-    """(x - running_mean) / sqrt(running_var + eps) * gamma + beta, from recorded ops."""
-    d = data_of(x)
-    shape = _channel_shape(len(shape_of(x)), shape_of(x)[1])
-    dt = d.dtype
-    invstd = (1 / np.sqrt(running_var.astype(dt) + dt.type(eps))).reshape(shape)
-    scale = gamma.reshape(shape) * invstd
-    shift = beta.reshape(shape) - running_mean.astype(dt).reshape(shape) * scale
-    return x * scale + shift
 
 
 # --------------------------------------------------------------------------- dropout

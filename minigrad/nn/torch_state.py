@@ -7,10 +7,14 @@ may be ndarrays or anything with `.numpy()` (tensors).
 
 Each layer with a PyTorch counterpart says how its arrays map, in `TORCH_LAYOUTS`: `Linear`
 (and `Affine`) holds W as (in, out) where PyTorch's `nn.Linear.weight` is (out, in), so it is
-transposed both ways. Names follow the module tree as PyTorch's do: `fc1.weight`,
-`layers.Affine1.bias`, and `0.weight` for the first layer of a `Sequential` (whose children
-minigrad names by index, as `nn.Sequential` does). Layers without parameters (activations,
-Dropout, Flatten, losses) have nothing to map.
+transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C, KH, KW), as
+`nn.Conv2d.weight` does; `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
+`bias`, their running statistics (buffers) to `running_mean` and `running_var`, and add
+PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load). Names
+follow the module tree as PyTorch's do: `fc1.weight`, `layers.Affine1.bias`, and `0.weight`
+for the first layer of a `Sequential` (whose children minigrad names by index, as
+`nn.Sequential` does). Layers without parameters (activations, pooling, Dropout, Flatten,
+losses) have nothing to map.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Parameter, Variable
+from minigrad.nn.conv import Conv2d, Convolution
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module
+from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
 
@@ -34,13 +40,17 @@ class TorchSlot:
     """One entry of a PyTorch layer's state dict: its name in the layer (`weight`), the
     minigrad array it comes from (written in place on load), and the conversion between the
     two layouts (`to_torch(array)`; its inverse `from_torch`). `param` is the Parameter it
-    covers, if any (every Parameter of a module must be covered by some slot)."""
+    covers, if any (every Parameter of a module must be covered by some slot); a buffer's slot
+    has none."""
 
     name: str
     array: np.ndarray
     to_torch: Callable[[np.ndarray], np.ndarray]
     from_torch: Callable[[np.ndarray], np.ndarray]
     param: Parameter | None = None
+    #: An entry PyTorch has and minigrad does not keep (`num_batches_tracked`): written by
+    #: `to_torch_state_dict`, its shape checked and its value dropped on load.
+    ignored_on_load: bool = False
 
 
 #: Layer class -> the slots of one of its instances, in PyTorch's order. A subclass uses its
@@ -65,6 +75,39 @@ def _linear_slots(m: Linear) -> list[TorchSlot]:
 
 
 TORCH_LAYOUTS[Linear] = _linear_slots
+
+
+def _conv_slots(m: Conv2d | Convolution) -> list[TorchSlot]:
+    # nn.Conv2d keeps weight as (out_channels, in_channels, KH, KW), as minigrad does.
+    slots = [TorchSlot("weight", m.W.data, _same, _same, m.W)]
+    if m.b is not None:
+        slots.append(TorchSlot("bias", m.b.data, _same, _same, m.b))
+    return slots
+
+
+TORCH_LAYOUTS[Conv2d] = _conv_slots
+#: The book's layer is nn.Conv2d(C, FN, (FH, FW), stride, pad) with its W and b.
+TORCH_LAYOUTS[Convolution] = _conv_slots
+
+
+def _batch_norm_slots(m: BatchNorm1d | BatchNorm2d | BatchNormalization) -> list[TorchSlot]:
+    return [
+        TorchSlot("weight", m.gamma.data, _same, _same, m.gamma),
+        TorchSlot("bias", m.beta.data, _same, _same, m.beta),
+        TorchSlot("running_mean", m.running_mean, _same, _same),
+        TorchSlot("running_var", m.running_var, _same, _same),
+        # PyTorch counts the training batches (for momentum=None); minigrad does not.
+        TorchSlot(
+            "num_batches_tracked", np.zeros((), np.int64), _same, _same, ignored_on_load=True
+        ),
+    ]
+
+
+TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
+#: The book's layer normalizes each element of the flattened row: in evaluation mode,
+#: nn.BatchNorm1d(D, eps=1e-6) on x.flatten(1) (its running variance is the biased one and
+#: follows the book's momentum when training; the values map as they are).
+TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
@@ -122,7 +165,9 @@ def to_torch_state_dict(module: Module) -> OrderedDict[str, np.ndarray]:
     """
     slots = _slots(module, "to_torch_state_dict")
     return OrderedDict(
-        (name, np.ascontiguousarray(s.to_torch(s.array)).copy()) for name, s in slots.items()
+        # np.array copies in C order and keeps a 0-d array 0-d (ascontiguousarray would not).
+        (name, np.array(s.to_torch(s.array), order="C"))
+        for name, s in slots.items()
     )
 
 
@@ -161,7 +206,8 @@ def load_torch_state_dict(
         if value.shape != want:
             problems.append(f"{name!r} has shape {value.shape}, expected {want}")
             continue
-        writes.append((slot, slot.from_torch(value).astype(slot.array.dtype, copy=False)))
+        if not slot.ignored_on_load:
+            writes.append((slot, slot.from_torch(value).astype(slot.array.dtype, copy=False)))
     if problems:
         raise ValueError(
             f"{who}: {type(module).__name__}: " + "; ".join(problems) + " (nothing was loaded)"

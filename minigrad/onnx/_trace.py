@@ -36,6 +36,17 @@ class Trace:
     param_names: dict[int, str] = field(default_factory=dict)
     #: id(module) -> its dotted path in `module` (`layers.Affine1`; "" for the model itself).
     module_paths: dict[int, str] = field(default_factory=dict)
+    #: id(ndarray) -> the dotted name of a buffer of `module` (`bn1.running_mean`).
+    buffer_names: dict[int, str] = field(default_factory=dict)
+    #: id(module) -> {id(Parameter): its name within that module}, filled as needed.
+    _own_names: dict[int, dict[int, str]] = field(default_factory=dict)
+
+    def own_name(self, m: Module, p: Variable) -> str | None:
+        """The name of `p` among `m`'s parameters (`W`, or `fc1.W` deeper down), or None."""
+        names = self._own_names.get(id(m))
+        if names is None:
+            names = self._own_names[id(m)] = {id(q): n for n, q in m.named_parameters()}
+        return names.get(id(p))
 
 
 def owning_module(model: Any) -> Module | None:
@@ -89,6 +100,7 @@ def run(model: Callable[..., Any], inputs: Sequence[np.ndarray]) -> Trace:
     if module is not None:
         trace.param_names = {id(p): name for name, p in module.named_parameters()}
         trace.module_paths = {id(m): name for name, m in module.named_modules()}
+        trace.buffer_names = {id(b): name for name, b in module.named_buffers()}
     return trace
 
 
@@ -161,9 +173,23 @@ def scope_path(f: Function, trace: Trace) -> str:
 
 
 def parameter_name(p: Variable, users: Sequence[Function], trace: Trace) -> str | None:
-    """The name of a Parameter (or a leaf Variable that requires grad) used by `users`: its
-    path in the exported module (its `state_dict` key), else its path in the outermost
-    module that used it, else its own `name`."""
+    """The name of a Parameter (or a leaf Variable that requires grad) used by `users`.
+
+    By the layer that used it: the module path of the innermost module call (of the exported
+    model) around its first user that holds it, plus its name in that module: `fc1.W`, or
+    `layers.Affine1.W` for TwoLayerNet's W1, which the model also holds as `W1`. Used outside
+    any of the model's modules: its path in the model (its `state_dict` key), else its path in
+    the outermost module that used it, else its own `name`.
+    """
+    for f in users:
+        call = getattr(f, "scope", None)
+        while call is not None:
+            path = trace.module_paths.get(id(call.module))
+            if path is not None:
+                key = trace.own_name(call.module, p)
+                if key:
+                    return f"{path}.{key}" if path else key
+            call = call.parent
     name = trace.param_names.get(id(p))
     if name:
         return name

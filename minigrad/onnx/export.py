@@ -34,8 +34,11 @@ def export(
     `model` is a Module or any callable of Variables; it runs once on `example_inputs` (an
     ndarray or a tuple of them: floating data, and integer labels as an int64 input) under
     recording, in eval mode (its modules get their modes back afterwards), and the recorded
-    graph is written: Parameters as initializers named as in `state_dict()` (`fc1.W`),
-    one or a few ONNX nodes per op (the table in `minigrad.onnx.exporters`), constants as
+    graph is written: one or a few ONNX nodes per op (the table in `minigrad.onnx.exporters`),
+    Parameters as initializers named by the module path of the layer that used them plus
+    their name there (`fc1.W`; `layers.Affine1.W` for TwoLayerNet's W1), or by their
+    `state_dict()` key when used outside the model's modules; buffers (batch norm's running
+    statistics) as initializers named by their path (`bn1.running_mean`); other constants as
     Constant nodes. With `dynamic_batch` the first dimension of every input and of what
     follows from it is the symbol `N`, so the file runs on any batch size (give an example
     batch of at least 2 rows). `opset`: 13 or newer, 17 by default. Names default to the
@@ -273,6 +276,14 @@ def _build(
                     "which did not run before it"
                 )
             return constant(x.data)
+        buffer = trace.buffer_names.get(id(x)) if isinstance(x, np.ndarray) else None
+        if buffer is not None:
+            # A buffer of the model (batch norm's running statistics): an initializer named
+            # by its module path, so that `load` gives it back as a buffer of that name.
+            name = b.reserve(buffer)
+            initializers.append(onnx.numpy_helper.from_array(x.copy(order="C"), name))
+            v = values[id(x)] = Value(name, x.dtype, x.shape, x.shape)
+            return v
         return constant(x)
 
     for f in trace.functions:

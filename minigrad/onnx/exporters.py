@@ -26,7 +26,15 @@ importer in `importers.py`.
 | softmax_cross_entropy (labels / one-hot) | SoftmaxCrossEntropyLoss / LogSoftmax, Mul, ReduceSum, ReduceMean, Neg |
 | mean_squared_error | Sub, Mul, ReduceMean |
 | binary_cross_entropy_with_logits | Relu, Mul, Sub, Abs, Neg, Softplus, Add, ReduceMean |
+| conv2d | Conv (weights (OC, C, KH, KW), strides, symmetric pads) |
+| max_pool2d, avg_pool2d | MaxPool, AveragePool (count_include_pad=1: padding counts as zeros) |
+| batch_norm (evaluation: running statistics) | BatchNormalization (the statistics as initializers named by their module path) |
+| batch_norm (training: batch statistics) | ReduceMean, Sub, Mul, Add, Sqrt, Div, Reshape |
+| im2col | Conv with a constant one-hot kernel, Transpose, Reshape |
+| col2im | Reshape, Transpose, ConvTranspose with the same one-hot kernel |
 | scatter_add (getitem's backward) | ScatterND (reduction add, opset 16+), Reshape |
+| max_pool2d's backward ops (pool_scatter, pool_gather) | ScatterND (reduction add, opset 16+) / Gather at the saved argmax, Reshape (fixed batch) |
+| avg_pool2d's backward op (avg_pool_scatter) | ConvTranspose with a constant kernel of 1/(KH*KW) |
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function
+from minigrad.functions import conv as conv_ops
 from minigrad.functions._util import normalize_axes
 from minigrad.functions.activations import (
     LeakyReLU,
@@ -65,7 +74,7 @@ from minigrad.functions.losses import (
     SoftmaxCrossEntropy,
     SoftmaxCrossEntropyOneHot,
 )
-from minigrad.functions.normalization import Dropout
+from minigrad.functions.normalization import BatchNorm, BatchNormEval, Dropout
 from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
 from minigrad.functions.shape import (
     BroadcastTo,
@@ -441,3 +450,223 @@ def _scatter_add(b: Builder, f: ScatterAdd, xs: list[Value]) -> Result:
     pos = b.const(np.broadcast_to(where, x.shape).reshape(-1, 1))
     y = b.node("ScatterND", [zeros, pos, flat], reduction="add")
     return b.node("Reshape", [y, b.ints(list(shape))]), tuple(shape)
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def _nchw(x: Value, op: str) -> None:
+    """Conv-family ops take the batch on axis 0 only: a channel or spatial side that follows
+    the batch size has no fixed kernel shape in ONNX."""
+    if any(isinstance(d, Batch) for d in x.sym[1:]):
+        raise UnsupportedOpError(
+            f"{op}: its input {x.sym} has a channel or spatial dimension that follows the batch "
+            "size; export with dynamic_batch=False"
+        )
+
+
+def _window_attrs(g: Any) -> dict[str, Any]:
+    """kernel_shape, strides and pads (begin and end alike) of a _Geometry."""
+    return {
+        "kernel_shape": [g.kh, g.kw],
+        "strides": [g.sh, g.sw],
+        "pads": [g.ph, g.pw, g.ph, g.pw],
+    }
+
+
+def _output_padding(g: Any) -> list[int] | None:
+    """ConvTranspose's output_padding that gives back an input side the last window did not
+    reach ((H + 2p - KH) % stride rows at the end, which the windows never read); None if 0."""
+    extra = [
+        g.h + 2 * g.ph - (g.sh * (g.oh - 1) + g.kh),
+        g.w + 2 * g.pw - (g.sw * (g.ow - 1) + g.kw),
+    ]
+    return extra if any(extra) else None
+
+
+def _one_hot_kernel(c: int, g: Any, dt: np.dtype) -> np.ndarray:
+    """(C*KH*KW, C, KH, KW): output channel (c, i, j) reads input channel c at window offset
+    (i, j), im2col's column order. A Conv with it gives each window's values as channels, a
+    ConvTranspose adds them back (col2im): products by 1 and sums with 0, so exact."""
+    k = c * g.kh * g.kw
+    return np.eye(k, dtype=dt).reshape(k, c, g.kh, g.kw)
+
+
+@exports(conv_ops.Conv2d)
+def _conv2d(b: Builder, f: conv_ops.Conv2d, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    _nchw(xs[0], "conv2d")
+    y = b.node("Conv", [b.name(v, dt) for v in xs], **_window_attrs(f.geometry))
+    return y, (xs[0].sym[0], *shape[1:])
+
+
+@exports(conv_ops.MaxPool2d)
+def _max_pool2d(b: Builder, f: conv_ops.MaxPool2d, xs: list[Value]) -> Result:
+    # ONNX's MaxPool never takes a padded element, as minigrad's -inf padding.
+    shape, dt = b.outs[0]
+    _nchw(xs[0], "max_pool2d")
+    y = b.node("MaxPool", [b.name(xs[0], dt)], **_window_attrs(f.geometry))
+    return y, (xs[0].sym[0], *shape[1:])
+
+
+@exports(conv_ops.AvgPool2d)
+def _avg_pool2d(b: Builder, f: conv_ops.AvgPool2d, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    _nchw(xs[0], "avg_pool2d")
+    attrs = _window_attrs(f.geometry)
+    y = b.node("AveragePool", [b.name(xs[0], dt)], count_include_pad=1, **attrs)
+    return y, (xs[0].sym[0], *shape[1:])
+
+
+@exports(conv_ops.Im2col)
+def _im2col(b: Builder, f: conv_ops.Im2col, xs: list[Value]) -> Result:
+    # (N, C, H, W) -> Conv (N, C*KH*KW, OH, OW) -> (N, OH, OW, C*KH*KW) -> (N*OH*OW, C*KH*KW).
+    (x,) = xs
+    shape, dt = b.outs[0]
+    _nchw(x, "im2col")
+    g = f.geometry
+    n, c = x.shape[:2]
+    kernel = b.const(_one_hot_kernel(c, g, dt), base="im2col_kernel")
+    windows = b.node("Conv", [b.name(x, dt), kernel], **_window_attrs(g))
+    rows = b.node("Transpose", [windows], perm=[0, 2, 3, 1])
+    rows_value = Value(rows, dt, (n, g.oh, g.ow, shape[1]), (x.sym[0], g.oh, g.ow, shape[1]))
+    sym = reshape_sym(rows_value, shape, b.batch or 1, "im2col")
+    target = [-1 if isinstance(d, Batch) else d for d in sym]
+    return b.node("Reshape", [rows, b.ints(target)]), sym
+
+
+@exports(conv_ops.Col2im)
+def _col2im(b: Builder, f: conv_ops.Col2im, xs: list[Value]) -> Result:
+    # (N*OH*OW, C*KH*KW) -> (N, OH, OW, C*KH*KW) -> (N, C*KH*KW, OH, OW) -> ConvTranspose.
+    (cols,) = xs
+    shape, dt = b.outs[0]
+    g = f.geometry
+    n, c = shape[:2]
+    k = cols.shape[1]
+    if isinstance(cols.sym[1], Batch):
+        raise UnsupportedOpError(
+            f"col2im: its input {cols.sym} has columns that follow the batch size; export with "
+            "dynamic_batch=False"
+        )
+    grid = (n, g.oh, g.ow, k)
+    sym = reshape_sym(cols, grid, b.batch or 1, "col2im")
+    target = [-1 if isinstance(d, Batch) else d for d in sym]
+    rows = b.node("Reshape", [b.name(cols, dt), b.ints(target)])
+    windows = b.node("Transpose", [rows], perm=[0, 3, 1, 2])
+    kernel = b.const(_one_hot_kernel(c, g, dt), base="col2im_kernel")
+    attrs = _window_attrs(g)
+    y = b.node("ConvTranspose", [windows, kernel], output_padding=_output_padding(g), **attrs)
+    return y, (sym[0], *shape[1:])
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+@exports(BatchNormEval)
+def _batch_norm_eval(b: Builder, f: BatchNormEval, xs: list[Value]) -> Result:
+    # x, gamma, beta, running_mean, running_var: ONNX's inputs in that order. ONNX's momentum
+    # weighs the old statistic (PyTorch's weighs the new one): 1 - momentum.
+    shape, dt = b.outs[0]
+    y = b.node(
+        "BatchNormalization",
+        [b.name(v, dt) for v in xs],
+        epsilon=float(f.eps),
+        momentum=float(1 - f.momentum),
+    )
+    return y, xs[0].sym
+
+
+@exports(BatchNorm)
+def _batch_norm_train(b: Builder, f: BatchNorm, xs: list[Value]) -> Result:
+    # Training mode normalizes by the batch's own statistics; the running statistics' update
+    # is a side effect, not part of the value, so the file holds the value only (inference
+    # runtimes run BatchNormalization in evaluation mode).
+    shape, dt = b.outs[0]
+    x, gamma, beta = (b.name(v, dt) for v in xs)
+    axes = list(f.axes)
+    mean = b.reduce("ReduceMean", x, axes, keepdims=True)
+    xc = b.node("Sub", [x, mean])
+    var = b.reduce("ReduceMean", b.node("Mul", [xc, xc]), axes, keepdims=True)
+    std = b.node("Sqrt", [b.node("Add", [var, b.const(np.asarray(f.eps, dt))])])
+    xhat = b.node("Div", [xc, std])
+    view = b.ints([1, shape[1]] + [1] * (len(shape) - 2))
+    scaled = b.node("Mul", [xhat, b.node("Reshape", [gamma, view])])
+    return b.node("Add", [scaled, b.node("Reshape", [beta, view])]), xs[0].sym
+
+
+# --------------------------------------------------------------------------- pooling's backward ops
+
+
+def _fixed(x: Value, op: str) -> None:
+    if any(isinstance(d, Batch) for d in x.sym):
+        raise UnsupportedOpError(
+            f"{op}: the window each element goes to is fixed at export (the argmax of the "
+            "example's windows); export with dynamic_batch=False"
+        )
+
+
+def _argmax_positions(f: Any, x_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """For each window (N, C, OH, OW): the flat position in x_shape of the element it took
+    (its saved argmax), and whether that element is in x rather than in the padding."""
+    g, idx = f.geometry, f.idx.astype(np.int64)
+    n, c, oh, ow = idx.shape
+    rows = np.arange(oh).reshape(oh, 1) * g.sh + idx // g.kw - g.ph
+    cols = np.arange(ow).reshape(1, ow) * g.sw + idx % g.kw - g.pw
+    inside = (rows >= 0) & (rows < g.h) & (cols >= 0) & (cols < g.w)
+    plane = np.arange(n * c).reshape(n, c, 1, 1) * (g.h * g.w)
+    flat = plane + np.clip(rows, 0, g.h - 1) * g.w + np.clip(cols, 0, g.w - 1)
+    return flat, inside
+
+
+@exports(conv_ops.PoolScatter)
+def _pool_scatter(b: Builder, f: conv_ops.PoolScatter, xs: list[Value]) -> Result:
+    # max_pool2d's backward, recorded by create_graph passes: each gy element added at its
+    # window's argmax, a ScatterND with reduction add into zeros (as scatter_add).
+    (gy,) = xs
+    shape, dt = b.outs[0]
+    _fixed(gy, "pool_scatter")
+    if b.opset < 16:
+        raise UnsupportedOpError(
+            "pool_scatter: needs opset 16 or newer (ScatterND with reduction add)"
+        )
+    flat, inside = _argmax_positions(f, shape)
+    updates = b.node("Reshape", [b.name(gy, dt), b.ints([-1])])
+    if not inside.all():
+        # A window whose maximum is in the padding (all -inf) sends its gradient nowhere.
+        updates = b.node("Gather", [updates, b.ints(np.flatnonzero(inside))], axis=0)
+    zeros = b.const(np.zeros(int(np.prod(shape)), dtype=dt))
+    pos = b.const(flat[inside].reshape(-1, 1))
+    y = b.node("ScatterND", [zeros, pos, updates], reduction="add")
+    return b.node("Reshape", [y, b.ints(list(shape))]), tuple(shape)
+
+
+@exports(conv_ops.PoolGather)
+def _pool_gather(b: Builder, f: conv_ops.PoolGather, xs: list[Value]) -> Result:
+    # PoolScatter's adjoint: each window's element at its argmax, a Gather of the flat input.
+    (x,) = xs
+    shape, dt = b.outs[0]
+    _fixed(x, "pool_gather")
+    flat, inside = _argmax_positions(f, x.shape)
+    y = b.node("Gather", [b.node("Reshape", [b.name(x, dt), b.ints([-1])]), b.const(flat)], axis=0)
+    if not inside.all():
+        # An argmax in the padding reads the padding's zero.
+        y = b.node("Mul", [y, b.const(inside.astype(dt))])
+    return y, tuple(shape)
+
+
+@exports(conv_ops.AvgPoolScatter)
+def _avg_pool_scatter(b: Builder, f: conv_ops.AvgPoolScatter, xs: list[Value]) -> Result:
+    # avg_pool2d's backward: gy / (KH*KW) added onto every element of its window, a
+    # ConvTranspose whose kernel maps each channel to itself with weights 1/(KH*KW).
+    (gy,) = xs
+    shape, dt = b.outs[0]
+    _nchw(gy, "avg_pool_scatter")
+    g = f.geometry
+    c = shape[1]
+    share = np.eye(c, dtype=dt).reshape(c, c, 1, 1) * dt.type(1 / (g.kh * g.kw))
+    kernel = b.const(np.ascontiguousarray(np.broadcast_to(share, (c, c, g.kh, g.kw))))
+    attrs = _window_attrs(g)
+    y = b.node(
+        "ConvTranspose", [b.name(gy, dt), kernel], output_padding=_output_padding(g), **attrs
+    )
+    return y, (gy.sym[0], *shape[1:])

@@ -24,26 +24,34 @@ from minigrad.functions import _both as both
 from minigrad.onnx._builder import UnsupportedOpError
 
 Importer = Callable[[list[Any], dict[str, Any], "Context"], Any]
+#: A check of a node before anything runs: (attributes, number of outputs) -> what minigrad
+#: cannot run in it (`group 2 (a grouped convolution)`), or None.
+Check = Callable[[dict[str, Any], int], "str | None"]
 
 #: ONNX op type -> its importer.
 IMPORTERS: dict[str, Importer] = {}
+#: ONNX op type -> the check `load` runs on each such node when it reads the file.
+CHECKS: dict[str, Check] = {}
 
 
 class Context:
     """What an importer may need besides its inputs: the node's op type (for importers of
-    several types) and the module's training mode (Dropout)."""
+    several types) and the module's training mode (Dropout, BatchNormalization)."""
 
     def __init__(self, training: bool) -> None:
         self.training = training
         self.op = ""
 
 
-def imports(*op_types: str) -> Callable[[Importer], Importer]:
-    """Register the decorated function as the importer of `op_types`."""
+def imports(*op_types: str, check: Check | None = None) -> Callable[[Importer], Importer]:
+    """Register the decorated function as the importer of `op_types`, and `check` as the
+    check of their nodes' settings when a file is loaded."""
 
     def register(fn: Importer) -> Importer:
         for op in op_types:
             IMPORTERS[op] = fn
+            if check is not None:
+                CHECKS[op] = check
         return fn
 
     return register
@@ -389,3 +397,136 @@ def _softmax_cross_entropy(xs: list[Any], attrs: dict[str, Any], ctx: Context) -
             "load: SoftmaxCrossEntropyLoss is supported with reduction 'mean' and no ignore_index"
         )
     return F.softmax_cross_entropy(xs[0], _array(xs[1], "labels"))
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def _window_problems(attrs: dict[str, Any], ceil: bool = True) -> list[str]:
+    """What the windows of a Conv, ConvTranspose or pooling node set that minigrad's ops do
+    not have: other than 2-D windows, dilation, uneven padding, auto_pad, ceil_mode."""
+    out = []
+    kernel = attrs.get("kernel_shape")
+    if kernel is not None and len(kernel) != 2:
+        out.append(f"a {len(kernel)}-D kernel {list(kernel)} (minigrad has 2-D windows)")
+    if any(d != 1 for d in attrs.get("dilations", [])):
+        out.append(f"dilations {list(attrs['dilations'])}")
+    pads = list(attrs.get("pads", []))
+    if pads and (len(pads) != 4 or pads[:2] != pads[2:]):
+        out.append(f"pads {pads} (minigrad pads both sides alike)")
+    if attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        out.append(f"auto_pad {attrs['auto_pad']} (give explicit pads)")
+    if ceil and attrs.get("ceil_mode", 0):
+        out.append("ceil_mode 1")
+    return out
+
+
+def _windows(attrs: dict[str, Any], w: Any = None) -> tuple[tuple[int, int], Any, Any]:
+    """kernel (from kernel_shape or the weights' last two sides), strides and pads as pairs."""
+    if "kernel_shape" in attrs:
+        kh, kw = (int(k) for k in attrs["kernel_shape"])
+    else:
+        kh, kw = _shape_of(w)[-2:]
+    sh, sw = (int(v) for v in attrs.get("strides", [1, 1]))
+    pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+    if attrs.get("auto_pad") == "VALID":
+        pads = [0, 0, 0, 0]
+    return (kh, kw), (sh, sw), (pads[0], pads[1])
+
+
+def _conv_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
+    problems = _window_problems(attrs, ceil=False)
+    if attrs.get("group", 1) != 1:
+        problems.append(f"group {attrs['group']} (a grouped convolution)")
+    if attrs.get("output_shape") is not None:
+        problems.append("output_shape (give pads and output_padding)")
+    return ", ".join(problems) or None
+
+
+@imports("Conv", check=_conv_check)
+def _conv(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, w = xs[:2]
+    b = xs[2] if len(xs) > 2 else None
+    kernel, stride, pad = _windows(attrs, w)
+    if tuple(_shape_of(w)[-2:]) != kernel:
+        raise ValueError(f"kernel_shape {list(kernel)} but weights of shape {_shape_of(w)}")
+    return F.conv2d(x, w, b, stride, pad)
+
+
+@imports("ConvTranspose", check=_conv_check)
+def _conv_transpose(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # The adjoint of a convolution: each input position's channels times the weights
+    # (C_in, C_out, KH, KW), added onto its window of the output (col2im), padding cropped.
+    x, w = xs[:2]
+    b = xs[2] if len(xs) > 2 else None
+    (kh, kw), (sh, sw), (ph, pw) = _windows(attrs, w)
+    n, c_in, oh, ow = _shape_of(x)
+    c_out = _shape_of(w)[1]
+    extra = [int(v) for v in attrs.get("output_padding", [0, 0])]
+    h = sh * (oh - 1) + kh - 2 * ph + extra[0]
+    width = sw * (ow - 1) + kw - 2 * pw + extra[1]
+    rows = F.reshape(F.transpose(x, 0, 2, 3, 1), (n * oh * ow, c_in))
+    cols = F.matmul(rows, F.reshape(w, (c_in, c_out * kh * kw)))
+    y = F.col2im(cols, (n, c_out, h, width), (kh, kw), (sh, sw), (ph, pw))
+    return y if b is None else y + F.reshape(b, (1, c_out, 1, 1))
+
+
+def _pool_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
+    problems = _window_problems(attrs)
+    if n_outputs > 1:
+        problems.append("the Indices output")
+    if attrs.get("storage_order", 0):
+        problems.append("storage_order 1")
+    kernel, _, pads = _windows(attrs)
+    if any(2 * p > k for p, k in zip(pads, kernel)):
+        problems.append(f"pads {list(attrs['pads'])} beyond half the kernel {list(kernel)}")
+    return ", ".join(problems) or None
+
+
+@imports("MaxPool", check=_pool_check)
+def _max_pool(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # ONNX's MaxPool never takes a padded element, as minigrad's -inf padding.
+    kernel, stride, pad = _windows(attrs)
+    return F.max_pool2d(xs[0], kernel, stride, pad)
+
+
+def _average_pool_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
+    problem = _pool_check(attrs, n_outputs)
+    if any(attrs.get("pads", [])) and not attrs.get("count_include_pad", 0):
+        extra = "count_include_pad 0 with padding (minigrad counts the padding's zeros)"
+        problem = f"{problem}, {extra}" if problem else extra
+    return problem
+
+
+@imports("AveragePool", check=_average_pool_check)
+def _average_pool(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    kernel, stride, pad = _windows(attrs)
+    return F.avg_pool2d(xs[0], kernel, stride, pad)
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+def _batch_norm_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
+    if attrs.get("training_mode", 0) or n_outputs > 1:
+        return "training_mode 1 (the running statistics as outputs)"
+    return None
+
+
+@imports("BatchNormalization", check=_batch_norm_check)
+def _batch_norm(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # The running statistics are buffers of the loaded module (see load.py): read in
+    # evaluation mode; in training mode the batch's statistics normalize and the buffers are
+    # updated in place, with PyTorch's momentum (ONNX's weighs the old value: 1 - it).
+    x, scale, bias, mean, var = xs
+    momentum = 1.0 - float(attrs.get("momentum", 0.9))
+    return F.batch_norm(
+        x,
+        scale,
+        bias,
+        _array(mean, "BatchNormalization mean"),
+        _array(var, "BatchNormalization var"),
+        training=ctx.training,
+        momentum=momentum,
+        eps=float(attrs.get("epsilon", 1e-5)),
+    )

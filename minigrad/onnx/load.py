@@ -12,7 +12,7 @@ from minigrad.core import Parameter, Variable
 from minigrad.nn.module import Module
 from minigrad.onnx import _io
 from minigrad.onnx._builder import UnsupportedOpError
-from minigrad.onnx.importers import IMPORTERS, Context
+from minigrad.onnx.importers import CHECKS, IMPORTERS, Context
 
 #: The oldest opset `load` reads (the ops' semantics changed at 13: Softmax's axis, the axes
 #: of Squeeze and ReduceSum as inputs).
@@ -35,8 +35,15 @@ class OnnxModule(Module):
     Variable, or a tuple for several outputs. ndarray inputs are converted to the dtype the
     file declares. The file's floating initializers are Parameters named as in the file
     (`fc1.W`: `loaded.fc1.W`), so `parameters()` feeds an optimizer and `state_dict()` keys
-    match the exported model's. Dropout nodes drop in training mode, pass through in eval
-    mode. Attributes: `input_names`, `output_names`, `op_types`.
+    match the exported model's where its Parameters have one name (`MLP`, `Sequential`;
+    TwoLayerNet's `W1` comes back as `layers.Affine1.W`, the name of the layer that used it).
+    The running statistics of BatchNormalization nodes are buffers, not Parameters
+    (`loaded.bn1.running_mean`).
+
+    Like any Module it starts in training mode, where Dropout nodes drop and
+    BatchNormalization normalizes by the batch (updating its buffers); call `eval()` to run it
+    as ONNX runtimes do (no dropout, the running statistics). Attributes: `input_names`,
+    `output_names`, `op_types`.
     """
 
     def __init__(self, proto: Any, source: str = "<model>") -> None:
@@ -45,13 +52,24 @@ class OnnxModule(Module):
 
         graph = proto.graph
         _check_opsets(proto, source)
-        _check_ops(graph, source)
+        self._nodes = [
+            (n.op_type, list(n.input), list(n.output), _attributes(n, helper, numpy_helper), n.name)
+            for n in graph.node
+        ]
+        _check_ops(graph, self._nodes, source)
         self._source = source
         self._constants: dict[str, Any] = {}
         self._params: dict[str, Parameter] = {}
+        #: initializer name -> (the module holding it as a buffer, its attribute name there).
+        self._buffers: dict[str, tuple[Module, str]] = {}
+        statistics = {
+            name for op, ins, *_ in self._nodes if op == "BatchNormalization" for name in ins[3:5]
+        }
         for init in graph.initializer:
             a = np.array(numpy_helper.to_array(init))  # a writable copy
-            if a.dtype.kind == "f":
+            if a.dtype.kind == "f" and init.name in statistics:
+                self._buffers[init.name] = _place(self, init.name, a)
+            elif a.dtype.kind == "f":
                 p = Parameter(a)
                 self._params[init.name] = p
                 _place(self, init.name, p)
@@ -64,10 +82,6 @@ class OnnxModule(Module):
             if vi.name not in known
         ]
         self._outputs = [vi.name for vi in graph.output]
-        self._nodes = [
-            (n.op_type, list(n.input), list(n.output), _attributes(n, helper, numpy_helper), n.name)
-            for n in graph.node
-        ]
 
     @property
     def input_names(self) -> list[str]:
@@ -87,7 +101,10 @@ class OnnxModule(Module):
     def forward(self, *inputs: Any, **named: Any) -> Any:
         """Run the graph: inputs in the file's order (or by name) -> output(s)."""
         feeds = self._feeds(inputs, named)
-        env: dict[str, Any] = {**self._constants, **self._params, **feeds}
+        # Buffers are read where they live now (`load_state_dict` fills them in place, but an
+        # assignment may replace one).
+        buffers = {name: getattr(m, attr) for name, (m, attr) in self._buffers.items()}
+        env: dict[str, Any] = {**self._constants, **self._params, **buffers, **feeds}
         ctx = Context(self.training)
         for op, ins, outs, attrs, node_name in self._nodes:
             xs = [env[i] if i else None for i in ins]
@@ -150,9 +167,12 @@ def load(path: str | os.PathLike[str]) -> OnnxModule:
     """Read an ONNX model as a minigrad Module that runs it with minigrad's ops.
 
     The model must be made of the ops `export` writes (opset 13 or newer); any other op
-    raises UnsupportedOpError naming it, before anything runs. Its floating initializers
-    become Parameters with the file's names, so the model can be trained further and exported
-    again. Needs the `onnx` package: `pip install "minigrad[onnx]"`.
+    raises UnsupportedOpError naming it, before anything runs, as does a setting minigrad's ops
+    do not have (a grouped or dilated convolution, uneven padding, ceil_mode). Its floating
+    initializers become Parameters with the file's names (batch norm's running statistics,
+    buffers), so the model can be trained further and exported again; it starts in training
+    mode: `load(path).eval()` runs it as ONNX runtimes do. Needs the `onnx` package:
+    `pip install "minigrad[onnx]"`.
     """
     onnx = _io.require("onnx", "load")
     path = os.fspath(path)
@@ -181,7 +201,7 @@ def _check_opsets(proto: Any, source: str) -> None:
             )
 
 
-def _check_ops(graph: Any, source: str) -> None:
+def _check_ops(graph: Any, nodes: list[Any], source: str) -> None:
     bad: dict[str, int] = {}
     for n in graph.node:
         if n.domain not in ("", "ai.onnx"):
@@ -196,6 +216,16 @@ def _check_ops(graph: Any, source: str) -> None:
         raise UnsupportedOpError(
             f"load: {source!r} uses ONNX op(s) minigrad cannot run: {found}. minigrad runs: "
             + ", ".join(sorted(IMPORTERS))
+        )
+    settings = []
+    for op, _, outs, attrs, name in nodes:
+        check = CHECKS.get(op)
+        problem = check(attrs, len([o for o in outs if o])) if check is not None else None
+        if problem:
+            settings.append(f"node {name or op!r} ({op}) with {problem}")
+    if settings:
+        raise UnsupportedOpError(
+            f"load: {source!r} has settings minigrad's ops do not have: " + "; ".join(settings)
         )
 
 
@@ -225,13 +255,17 @@ def _dims(vi: Any) -> list[int | None] | None:
     return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
 
 
-def _place(root: Module, dotted: str, p: Parameter) -> None:
-    """Put `p` at `dotted` in root's tree of groups (`fc1.W` -> root.fc1.W). A name that
-    cannot be a path there (`_x` would be private, `training` or `forward` would hide the
-    Module's own, `a` and `a.b` clash) stays flat, with `_` for the dots and `p_` in front."""
+def _place(root: Module, dotted: str, p: Parameter | np.ndarray) -> tuple[Module, str]:
+    """Put `p` (a Parameter, or an ndarray as a buffer) at `dotted` in root's tree of groups
+    (`fc1.W` -> root.fc1.W); returns the module that holds it and its attribute name there.
+    A name that cannot be a path there (`_x` would be private, `training` or `forward` would
+    hide the Module's own, `a` and `a.b` clash) stays flat, with `_` for the dots and `p_` in
+    front."""
     parts = dotted.split(".")
     node: Module = root
     ok = all(part and not part.startswith("_") for part in parts)
+    if isinstance(p, np.ndarray):
+        ok = ok and parts[-1].isidentifier()  # what register_buffer takes
     if ok:
         for part in parts[:-1]:
             child = node.__dict__.get(part)
@@ -242,13 +276,19 @@ def _place(root: Module, dotted: str, p: Parameter) -> None:
                 ok = False
                 break
             node = child
-    if ok and _free(node, parts[-1]):
+    if not (ok and _free(node, parts[-1])):
+        node = root
+        flat = "p_" + dotted.replace(".", "_").lstrip("_")
+        if isinstance(p, np.ndarray):
+            flat = "".join(c if c.isalnum() else "_" for c in flat)
+        while not _free(root, flat):
+            flat += "_"
+        parts = [flat]
+    if isinstance(p, Parameter):
         setattr(node, parts[-1], p)
-        return
-    flat = "p_" + dotted.replace(".", "_").lstrip("_")
-    while not _free(root, flat):
-        flat += "_"
-    setattr(root, flat, p)
+    else:
+        node.register_buffer(parts[-1], p)
+    return node, parts[-1]
 
 
 def _free(node: Module, name: str) -> bool:

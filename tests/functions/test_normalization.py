@@ -97,6 +97,21 @@ def test_batch_norm_keeps_float32_and_updates_in_place():
     assert g.grad.dtype == np.float32
 
 
+def test_evaluation_is_one_op_on_the_buffers_themselves():
+    x = mg.Variable(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    g, b = mg.Parameter(np.full(3, 2, np.float32)), mg.Parameter(np.ones(3, np.float32))
+    rm, rv = np.full(3, 0.5, np.float32), np.full(3, 4.0, np.float32)
+    y = F.batch_norm(x, g, b, rm, rv, False, momentum=0.2, eps=0.0)
+    f = y.creator
+    assert f.name == "batch_norm_eval" and f.label() == "batch_norm eval eps=0"
+    # The statistics reach the op as they are (an ONNX export names them after the buffers).
+    assert f.inputs[3] is rm and f.inputs[4] is rv and f.momentum == 0.2
+    np.testing.assert_allclose(y.data, (x.data - 0.5) / 2 * 2 + 1, atol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(g.grad.data, ((x.data - 0.5) / 2).sum(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(x.grad.data, np.ones((4, 3)))
+
+
 def test_batch_norm_errors_leave_the_statistics_alone():
     rm, rv = np.zeros(3), np.ones(3)
     with pytest.raises(ValueError, match=r"^batch_norm: gamma has shape \(4,\) but x has 3 chan"):

@@ -57,6 +57,77 @@ def test_round_trip_gives_the_same_outputs():
     assert net2.params["b1"] is net2.b1.data and np.all(net2.params["b1"] == 1.5)  # in place
 
 
+def conv_seq() -> nn.Sequential:
+    np.random.seed(1)  # noqa: NPY002
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.MaxPool2d(2, padding=1), nn.Conv2d(4, 5, (2, 1), bias=False), nn.AvgPool2d(2, padding=1),
+        nn.Flatten(), nn.Linear(5 * 2 * 2, 6), nn.BatchNorm1d(6),
+    )  # fmt: skip
+    rng = np.random.default_rng(1)
+    for bn in (model[1], model[8]):
+        bn.gamma.data[:] = rng.uniform(0.5, 2, bn.num_features)
+        bn.beta.data[:] = rng.normal(size=bn.num_features)
+        bn.running_mean[:] = rng.normal(size=bn.num_features)
+        bn.running_var[:] = rng.uniform(0.5, 2, bn.num_features)
+    return model
+
+
+def test_conv_and_batch_norm_names_and_layouts():
+    model = conv_seq()
+    sd = nn.to_torch_state_dict(model)
+    assert list(sd) == [
+        "0.weight", "0.bias",
+        "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
+        "4.weight",
+        "7.weight", "7.bias",
+        "8.weight", "8.bias", "8.running_mean", "8.running_var", "8.num_batches_tracked",
+    ]  # fmt: skip
+    # Conv weights keep their (OC, C, KH, KW) layout; buffers are copies.
+    np.testing.assert_array_equal(sd["4.weight"], model[4].W.data)
+    assert sd["4.weight"].shape == (5, 4, 2, 1)
+    np.testing.assert_array_equal(sd["1.weight"], model[1].gamma.data)
+    np.testing.assert_array_equal(sd["8.running_var"], model[8].running_var)
+    assert sd["1.num_batches_tracked"].shape == () and sd["1.num_batches_tracked"].dtype == np.int64
+    sd["1.running_mean"][:] = 7
+    assert not np.any(model[1].running_mean == 7)
+
+    # The buffers come back in place; num_batches_tracked is read (shape checked) and dropped.
+    other = nn.Sequential(*[m for m in conv_seq()])
+    for bn in (other[1], other[8]):
+        bn.running_mean[:] = 0
+    held = other[1].running_mean
+    sd = nn.to_torch_state_dict(model)
+    sd["1.num_batches_tracked"] = np.array(123)
+    nn.load_torch_state_dict(other, sd)
+    assert other[1].running_mean is held
+    np.testing.assert_array_equal(held, model[1].running_mean)
+    x = np.random.default_rng(2).normal(size=(3, 3, 7, 5)).astype(np.float32)
+    np.testing.assert_array_equal(other.eval()(x).data, model.eval()(x).data)
+    with pytest.raises(
+        ValueError, match=r"'8.num_batches_tracked' has shape \(1,\), expected \(\)"
+    ):
+        nn.load_torch_state_dict(other, {**sd, "8.num_batches_tracked": np.zeros(1, np.int64)})
+
+
+def test_the_books_conv_nets_are_named_by_their_layers():
+    np.random.seed(0)  # noqa: NPY002
+    sd = nn.to_torch_state_dict(nn.SimpleConvNet())
+    assert list(sd)[:3] == ["layers.Conv1.weight", "layers.Conv1.bias", "layers.Affine1.weight"]
+    assert sd["layers.Conv1.weight"].shape == (30, 1, 5, 5)
+    assert sd["layers.Affine1.weight"].shape == (100, 4320)
+    sd = nn.to_torch_state_dict(nn.DeepConvNet())
+    assert list(sd)[::4] == [
+        "layers.0.weight",
+        "layers.5.weight",
+        "layers.10.weight",
+        "layers.15.weight",
+    ]
+    gamma, beta = np.ones(12, np.float32), np.zeros(12, np.float32)
+    sd = nn.to_torch_state_dict(nn.BatchNormalization(gamma, beta))
+    assert list(sd) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+
+
 class FakeTensor:
     """What load_torch_state_dict needs of a tensor: detach, cpu, numpy (float64 here)."""
 
@@ -205,3 +276,112 @@ def test_pytorch_equivalents_of_mlp_and_two_layer_net():
         np.testing.assert_allclose(
             net.predict(x).data, theirs(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6
         )
+
+
+def _torch_conv_seq(tnn):
+    """PyTorch's equivalent of conv_seq()."""
+    return tnn.Sequential(
+        tnn.Conv2d(3, 4, 3, stride=2, padding=1), tnn.BatchNorm2d(4), tnn.ReLU(),
+        tnn.MaxPool2d(2, padding=1), tnn.Conv2d(4, 5, (2, 1), bias=False),
+        tnn.AvgPool2d(2, padding=1), tnn.Flatten(), tnn.Linear(5 * 2 * 2, 6), tnn.BatchNorm1d(6),
+    )  # fmt: skip
+
+
+def _run_torch(torch, model, x):
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(x)).numpy()
+
+
+def _into_torch(torch, model, sd):
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()})
+    return model
+
+
+def test_pytorch_conv_and_batch_norm_layers_give_the_same_outputs():
+    torch = _torch()
+    torch.manual_seed(0)
+    theirs = _torch_conv_seq(torch.nn)
+    with torch.no_grad():
+        for bn in (theirs[1], theirs[8]):
+            bn.weight.uniform_(0.5, 2)
+            bn.bias.normal_()
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2)
+            bn.num_batches_tracked.fill_(5)
+    x = np.random.default_rng(3).normal(size=(4, 3, 7, 5)).astype(np.float32)
+    ours = conv_seq()
+    nn.load_torch_state_dict(ours, theirs.state_dict())
+    np.testing.assert_allclose(
+        ours.eval()(x).data, _run_torch(torch, theirs, x), rtol=1e-5, atol=1e-5
+    )
+    # And back, from minigrad's own weights.
+    mine = conv_seq()
+    fresh = _into_torch(torch, _torch_conv_seq(torch.nn), nn.to_torch_state_dict(mine))
+    np.testing.assert_allclose(
+        _run_torch(torch, fresh, x), mine.eval()(x).data, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_pytorch_equivalents_of_the_books_conv_nets():
+    torch = _torch()
+    tnn = torch.nn
+    x = np.random.default_rng(4).random((3, 1, 28, 28), dtype=np.float32)
+
+    class TorchSimpleConvNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = tnn.Sequential(
+                OrderedDict(
+                    Conv1=tnn.Conv2d(1, 30, 5), Relu1=tnn.ReLU(), Pool1=tnn.MaxPool2d(2, 2),
+                    Flatten=tnn.Flatten(), Affine1=tnn.Linear(4320, 100), Relu2=tnn.ReLU(),
+                    Affine2=tnn.Linear(100, 10),
+                )
+            )  # fmt: skip
+
+        def forward(self, x):
+            return self.layers(x)
+
+    np.random.seed(0)  # noqa: NPY002
+    simple = nn.SimpleConvNet(weight_init_std=0.1)
+    theirs = _into_torch(torch, TorchSimpleConvNet(), nn.to_torch_state_dict(simple))
+    want = simple.predict(x).data
+    np.testing.assert_allclose(_run_torch(torch, theirs, x), want, rtol=1e-5, atol=1e-6)
+
+    class TorchDeepConvNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            convs = [(1, 16, 1), (16, 16, 1), (16, 32, 1), (32, 32, 2), (32, 64, 1), (64, 64, 1)]
+            layers = []
+            for i, (c_in, c_out, pad) in enumerate(convs):
+                layers += [tnn.Conv2d(c_in, c_out, 3, padding=pad), tnn.ReLU()]
+                if i % 2 == 1:
+                    layers.append(tnn.MaxPool2d(2, 2))
+            layers += [tnn.Linear(64 * 4 * 4, 50), tnn.ReLU(), tnn.Dropout(0.5)]
+            layers += [tnn.Linear(50, 10), tnn.Dropout(0.5)]
+            # Indexed as minigrad's list (its Affine flattens by itself).
+            self.layers = tnn.ModuleList(layers)
+
+        def forward(self, x):
+            for i, layer in enumerate(self.layers):
+                x = layer(x.flatten(1) if i == 15 else x)
+            return x
+
+    np.random.seed(1)  # noqa: NPY002
+    deep = nn.DeepConvNet()
+    theirs = TorchDeepConvNet()
+    nn.load_torch_state_dict(deep, theirs.state_dict())  # PyTorch's weights into minigrad
+    want = _run_torch(torch, theirs, x)
+    np.testing.assert_allclose(deep.predict(x, train_flg=False).data, want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_books_batch_normalization_is_batch_norm_1d_on_the_flattened_input():
+    torch = _torch()
+    rng = np.random.default_rng(5)
+    gamma, beta = rng.uniform(0.5, 2, 12).astype(np.float32), rng.normal(size=12).astype(np.float32)
+    ours = nn.BatchNormalization(gamma, beta)
+    ours.running_mean[:] = rng.normal(size=12)
+    ours.running_var[:] = rng.uniform(0.5, 2, 12)
+    theirs = _into_torch(torch, torch.nn.BatchNorm1d(12, eps=1e-6), nn.to_torch_state_dict(ours))
+    x = rng.normal(size=(5, 3, 2, 2)).astype(np.float32)
+    want = _run_torch(torch, theirs, x.reshape(5, 12)).reshape(x.shape)
+    np.testing.assert_allclose(ours.eval()(x).data, want, rtol=1e-5, atol=1e-6)

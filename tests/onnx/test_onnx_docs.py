@@ -20,7 +20,7 @@ def test_pytorch_blocks_run_and_print_what_the_page_says(tmp_path):
     pytest.importorskip("torch")  # a local oracle only: never installed in CI
     mf = scripts.load(ROOT / "docs" / "make_figures.py", "make_figures")
     text = PAGE.read_text(encoding="utf-8")
-    assert text.count("```py\n") == 2
+    assert text.count("```py\n") == 3
     # The page as it is, its `py` blocks made python: one namespace, every print checked.
     page = tmp_path / PAGE.name
     page.write_text(text.replace("```py\n", "```python\n"), encoding="utf-8")

@@ -47,6 +47,36 @@ def sequential() -> nn.Sequential:
     )  # fmt: skip
 
 
+def simple_conv_net() -> nn.SimpleConvNet:
+    np.random.seed(4)  # noqa: NPY002
+    net = nn.SimpleConvNet(weight_init_std=0.1)
+    net.b1.data[:] = np.linspace(-0.2, 0.2, 30)
+    return net
+
+
+def deep_conv_net() -> nn.DeepConvNet:
+    np.random.seed(5)  # noqa: NPY002
+    return nn.DeepConvNet()
+
+
+def conv_sequential() -> nn.Sequential:
+    """Every conv layer with its settings, batch norm with running statistics of its own."""
+    np.random.seed(6)  # noqa: NPY002
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(8, 6, (3, 2), padding=(1, 0), bias=False),
+        nn.AvgPool2d(2, stride=1, padding=1), nn.Flatten(), nn.Linear(6 * 3 * 2, 16),
+        nn.BatchNorm1d(16), nn.Tanh(), nn.Dropout(0.5), nn.Linear(16, 5),
+    )  # fmt: skip
+    rng = np.random.default_rng(6)
+    for bn in (model[1], model[8]):
+        bn.gamma.data[:] = rng.uniform(0.5, 2, bn.num_features)
+        bn.beta.data[:] = rng.normal(size=bn.num_features)
+        bn.running_mean[:] = rng.normal(size=bn.num_features)
+        bn.running_var[:] = rng.uniform(0.5, 2, bn.num_features)
+    return model
+
+
 _rng = np.random.default_rng(3)
 W1 = mg.Parameter(_rng.normal(0, 0.05, (784, 30)).astype(np.float32), name="W1")
 b1 = mg.Parameter(_rng.normal(0, 0.1, 30).astype(np.float32), name="b1")
@@ -66,6 +96,9 @@ MODELS = {
     "MLP-tanh": (lambda: mlp("tanh"), (784,)),
     "Sequential": (sequential, (1, 28, 28)),
     "primitives": (lambda: from_primitives, (28, 28)),
+    "SimpleConvNet": (simple_conv_net, (1, 28, 28)),
+    "DeepConvNet": (deep_conv_net, (1, 28, 28)),
+    "conv-Sequential": (conv_sequential, (3, 7, 6)),
 }
 
 
@@ -83,8 +116,9 @@ def test_model_parity_with_onnxruntime(name, tmp_path):
     want = model(x).data
     (got,) = run_ort(path, x)
     assert_close(got, want)
-    # The loaded file runs with minigrad too, to the same values.
-    assert_close(mg.onnx.load(path)(x).data, want)
+    # The loaded file runs with minigrad too, to the same values (in eval mode, as ONNX runs
+    # batch norm).
+    assert_close(mg.onnx.load(path).eval()(x).data, want)
 
 
 def test_loss_with_labels_as_an_int64_input(tmp_path):
@@ -117,7 +151,29 @@ def test_parameters_are_initializers_named_by_module_path(tmp_path):
         mg.onnx.export(model, batch(3, shape), path)
         return [i.name for i in onnx.load(str(path)).graph.initializer]
 
-    assert names(two_layer_net()) == ["W1", "b1", "W2", "b2"]  # its state_dict keys
+    # By the layer that used them: TwoLayerNet's W1 is also layers.Affine1.W.
+    assert names(two_layer_net()) == [
+        "layers.Affine1.W",
+        "layers.Affine1.b",
+        "layers.Affine2.W",
+        "layers.Affine2.b",
+    ]
+    assert names(simple_conv_net(), (1, 28, 28))[:3] == [
+        "layers.Conv1.W",
+        "layers.Conv1.b",
+        "layers.Affine1.W",
+    ]
+    assert names(deep_conv_net(), (1, 28, 28))[::4] == [
+        "layers.0.W",
+        "layers.5.W",
+        "layers.10.W",
+        "layers.15.W",
+    ]
+    # Buffers (batch norm's running statistics) too, beside the parameters of their layer.
+    assert names(conv_sequential(), (3, 7, 6)) == [
+        "0.W", "0.b", "1.gamma", "1.beta", "1.running_mean", "1.running_var", "4.W", "7.W",
+        "7.b", "8.gamma", "8.beta", "8.running_mean", "8.running_var", "11.W", "11.b",
+    ]  # fmt: skip
     assert names(mlp()) == ["fc1.W", "fc1.b", "fc2.W", "fc2.b", "fc3.W", "fc3.b"]
     assert names(sequential(), (1, 28, 28)) == ["1.W", "1.b", "4.W", "4.b", "6.W", "6.b"]
     nested = nn.Sequential(OrderedDict(body=nn.Sequential(nn.Linear(784, 5)), head=nn.Linear(5, 2)))
@@ -148,6 +204,13 @@ def test_the_batch_dimension_is_symbolic_or_fixed(tmp_path):
     with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument):
         run_ort(path, batch(5))
     assert_close(run_ort(path, batch(4))[0], net.predict(batch(4)).data)
+    # Through Conv, MaxPool, Flatten and Gemm, every value keeps the symbolic batch.
+    mg.onnx.export(simple_conv_net(), batch(3, (1, 28, 28)), path)
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=True)
+    values = [*model.graph.input, *model.graph.value_info, *model.graph.output]
+    assert len(values) == 9
+    assert {dims(vi)[0] for vi in values} == {"N"}
+    assert dims(model.graph.output[0]) == ["N", 10]
 
 
 def test_eval_mode_for_the_export_then_each_module_gets_its_mode_back(tmp_path):
