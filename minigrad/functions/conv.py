@@ -216,17 +216,26 @@ def _book_uncols(cols: np.ndarray, x_shape: tuple[int, ...], g: _Geometry) -> np
 # --------------------------------------------------------------------------- im2col, col2im
 
 
-class Im2col(Function):
-    """cols = im2col(x): every window of x as a row.  x (N, C, H, W) -> (N*OH*OW, C*KH*KW),
-    rows ordered (n, oh, ow), columns (c, kh, kw), as in the book. Linear: dx = col2im(gy)."""
+class _Windowed(Function):
+    """An op over the windows of an image batch, its setting (`conv2d 5x5 stride 1` in
+    pictures)."""
 
-    rule = "gx = col2im(gy): each row added back onto the window it came from"
     backward_on_arrays = True
-    saves_attrs = False
     __slots__ = ("geometry",)
 
     def __init__(self, geometry: _Geometry) -> None:
         self.geometry = geometry
+
+    def label(self) -> str:
+        return f"{self.name} {self.geometry.text()}"
+
+
+class Im2col(_Windowed):
+    """cols = im2col(x): every window of x as a row.  x (N, C, H, W) -> (N*OH*OW, C*KH*KW),
+    rows ordered (n, oh, ow), columns (c, kh, kw), as in the book. Linear: dx = col2im(gy)."""
+
+    rule = "gx = col2im(gy): each row added back onto the window it came from"
+    saves_attrs = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return _book_cols(x, self.geometry)
@@ -234,9 +243,6 @@ class Im2col(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return _col2im_any(gy, x.shape, self.geometry)
-
-    def label(self) -> str:
-        return f"im2col {self.geometry.text()}"
 
 
 def im2col(
@@ -313,7 +319,7 @@ def _col2im_any(cols: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
 # --------------------------------------------------------------------------- conv2d
 
 
-class Conv2d(Function):
+class Conv2d(_Windowed):
     """y = x * W + b, a cross-correlation over every window.  x (N, C, H, W), W (OC, C, KH, KW),
     b (OC,) or absent -> y (N, OC, OH, OW).
 
@@ -323,11 +329,6 @@ class Conv2d(Function):
     """
 
     rule = "gx = col2im(W.T @ gy), gW = gy @ im2col(x).T, gb = sum of gy over N, OH, OW"
-    backward_on_arrays = True
-    __slots__ = ("geometry",)
-
-    def __init__(self, geometry: _Geometry) -> None:
-        self.geometry = geometry
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: Any = None) -> np.ndarray:
         g = self.geometry
@@ -358,9 +359,6 @@ class Conv2d(Function):
         if len(xs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=(0, 2, 3)) if need[2] else None
-
-    def label(self) -> str:
-        return f"conv2d {self.geometry.text()}"
 
 
 def _gy_matrix(gy: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
@@ -511,7 +509,7 @@ def _pool_gather(gx: np.ndarray, idx: np.ndarray, g: _Geometry) -> np.ndarray:
     return out
 
 
-class MaxPool2d(Function):
+class MaxPool2d(_Windowed):
     """y = the max of each window.  x (N, C, H, W) -> (N, C, OH, OW); padding reads -inf.
 
     dx: each gy element goes to the one input element its window took (the first among ties,
@@ -519,11 +517,6 @@ class MaxPool2d(Function):
     """
 
     rule = "gx = gy sent to the argmax of each window (one element per window)"
-    backward_on_arrays = True
-    __slots__ = ("geometry",)
-
-    def __init__(self, geometry: _Geometry) -> None:
-        self.geometry = geometry
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y, self.idx = _max_windows(x, self.geometry)
@@ -532,9 +525,6 @@ class MaxPool2d(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return _pool_scatter_any(gy, self.idx, x.shape, self.geometry)
-
-    def label(self) -> str:
-        return f"max_pool2d {self.geometry.text()}"
 
 
 class PoolScatter(Function):
@@ -656,17 +646,12 @@ def _avg_scatter(gy: np.ndarray, x_shape: tuple[int, ...], g: _Geometry) -> np.n
     return _crop(gx, g)
 
 
-class AvgPool2d(Function):
+class AvgPool2d(_Windowed):
     """y = the mean of each window (padding counts as zeros).  x (N, C, H, W) ->
     (N, C, OH, OW); dx = gy / (KH*KW) added onto every element of the window."""
 
     rule = "gx = gy / (KH*KW) spread over each window"
-    backward_on_arrays = True
     saves_attrs = False
-    __slots__ = ("geometry",)
-
-    def __init__(self, geometry: _Geometry) -> None:
-        self.geometry = geometry
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return _avg_windows(x, self.geometry)
@@ -674,9 +659,6 @@ class AvgPool2d(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved_inputs
         return _avg_scatter_any(gy, x.shape, self.geometry)
-
-    def label(self) -> str:
-        return f"avg_pool2d {self.geometry.text()}"
 
 
 class AvgPoolScatter(Function):

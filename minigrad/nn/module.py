@@ -34,6 +34,25 @@ from minigrad.core import ModuleCall, Parameter, Variable, _local, enable_grad
 __all__ = ["Module", "IncompatibleKeys"]
 
 
+def compare_keys(
+    own: Mapping[str, Any], state_dict: Any, strict: bool, who: str
+) -> tuple[list[str], list[str], list[str]]:
+    """(missing keys, unexpected keys, problems) of loading `state_dict` into the names `own`:
+    with `strict`, a missing or unexpected key is a problem. A non-mapping is a TypeError."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"{who}: expected a mapping of name -> array, got {type(state_dict).__name__}"
+        )
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys {missing}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    return missing, unexpected, problems
+
+
 class IncompatibleKeys(NamedTuple):
     """What `load_state_dict(strict=False)` skipped."""
 
@@ -238,21 +257,10 @@ class Module:
         names the missing and unexpected keys and the mismatched shapes and dtypes.
         Returns the skipped keys (both lists are empty when `strict`).
         """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(
-                f"load_state_dict: expected a mapping of name -> array, got "
-                f"{type(state_dict).__name__}"
-            )
         own: dict[str, Variable] = dict(self.named_parameters())
         # A buffer is filled in place like a parameter: a Variable holding it (not a copy).
         own.update((name, Variable(b, requires_grad=False)) for name, b in self.named_buffers())
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys {missing}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys {unexpected}")
+        missing, unexpected, problems = compare_keys(own, state_dict, strict, "load_state_dict")
         pairs = []
         saved_dtypes: set[str] = set()  # of the arrays refused for their dtype alone
         pairs_refused: list[str] = []

@@ -29,7 +29,7 @@ import numpy as np
 from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution
 from minigrad.nn.layers import Linear
-from minigrad.nn.module import IncompatibleKeys, Module
+from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
@@ -186,17 +186,7 @@ def load_torch_state_dict(
     """
     who = "load_torch_state_dict"
     slots = _slots(module, who)
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(
-            f"{who}: expected a mapping of name -> array, got {type(state_dict).__name__}"
-        )
-    missing = [k for k in slots if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in slots]
-    problems = []
-    if strict and missing:
-        problems.append(f"missing keys {missing}")
-    if strict and unexpected:
-        problems.append(f"unexpected keys {unexpected}")
+    missing, unexpected, problems = compare_keys(slots, state_dict, strict, who)
     writes = []
     for name, slot in slots.items():
         if name not in state_dict:
