@@ -257,19 +257,23 @@ def im2col(
     return _apply1(Im2col(_geometry("im2col", shape_of(x), kernel_size, stride, padding)), x)
 
 
-class Col2im(Function):
+class _OntoImage(_Windowed):
+    """An op that adds windows back onto an image batch of shape `x_shape` (its settings)."""
+
+    saves_attrs = False
+    __slots__ = ("x_shape",)
+
+    def __init__(self, geometry: _Geometry, x_shape: tuple[int, ...]) -> None:
+        super().__init__(geometry)
+        self.x_shape = x_shape
+
+
+class Col2im(_OntoImage):
     """x = col2im(cols): each row of cols added back onto its window (overlaps sum up),
     padding dropped.  (N*OH*OW, C*KH*KW) -> x_shape (N, C, H, W). The adjoint of im2col:
     dcols = im2col(gy)."""
 
     rule = "gx = im2col(gy): the windows of gy as rows"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("geometry", "x_shape")
-
-    def __init__(self, geometry: _Geometry, x_shape: tuple[int, ...]) -> None:
-        self.geometry = geometry
-        self.x_shape = x_shape
 
     def forward(self, cols: np.ndarray) -> np.ndarray:
         return _book_uncols(cols, self.x_shape, self.geometry)
@@ -661,18 +665,11 @@ class AvgPool2d(_Windowed):
         return _avg_scatter_any(gy, x.shape, self.geometry)
 
 
-class AvgPoolScatter(Function):
+class AvgPoolScatter(_OntoImage):
     """avg_pool2d's backward as an op: (N, C, OH, OW) -> (N, C, H, W); its adjoint (and so
     its backward) is avg_pool2d itself."""
 
     rule = "gx = avg_pool2d(gy)"
-    backward_on_arrays = True
-    saves_attrs = False
-    __slots__ = ("geometry", "x_shape")
-
-    def __init__(self, geometry: _Geometry, x_shape: tuple[int, ...]) -> None:
-        self.geometry = geometry
-        self.x_shape = x_shape
 
     def forward(self, gy: np.ndarray) -> np.ndarray:
         return _avg_scatter(gy, self.x_shape, self.geometry)
