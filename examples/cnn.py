@@ -39,6 +39,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 # One BLAS thread unless the environment says otherwise (set before NumPy loads OpenBLAS).
@@ -50,8 +51,12 @@ import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import functions as F  # noqa: E402
-from minigrad import nn, optim  # noqa: E402
+from minigrad import nn  # noqa: E402
 from minigrad.data import DataLoader, load_mnist  # noqa: E402
+
+# The examples' shared helpers live beside them (examples/_training.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _training import export_onnx, make_optimizer, plot_curves, progress, report, warn  # noqa: E402
 
 # The defaults: 99.12% test accuracy after 5 epochs (seed 0), 99.00% after 4.
 EPOCHS, BATCH_SIZE, OPTIMIZER = 5, 100, "adam"
@@ -186,51 +191,6 @@ def make_net(book: str | None, dtype: np.dtype) -> tuple[Any, str]:
     return CNN(dtype=dtype), "cnn"
 
 
-def progress(items: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-    """A tqdm bar on stderr when it is a terminal and tqdm is installed; else the items as is."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
-    return tqdm(items, total=total, desc=desc, disable=None, leave=False, file=sys.stderr)
-
-
-def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
-    if name == "sgd":
-        return optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "adagrad":
-        return optim.AdaGrad(params, lr=lr)
-    return optim.Adam(params, lr=lr)
-
-
-def plot_curves(history: dict[str, list[float]], path: str, title: str) -> None:
-    """Loss and accuracies per epoch, side by side, into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, history["loss"], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="mean mini-batch loss", title=f"{title}: training loss")
-    ax_acc.plot(epochs, history["train_acc"], marker="o", label="train")
-    ax_acc.plot(epochs, history["test_acc"], marker="s", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
-    ax_acc.legend()
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     dtype = np.dtype(args.dtype or ("float64" if args.book else "float32"))
@@ -277,7 +237,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             loss.backward()
             opt.step()
             losses.append(float(loss.data))
-        report(net, epoch, epochs, losses, history, x_train, t_train, x_test, t_test, t0)
+        report(
+            net,
+            epoch,
+            epochs,
+            losses,
+            history,
+            (x_train[:TRAIN_EVAL], t_train[:TRAIN_EVAL]),
+            (x_test, t_test),
+            t0,
+        )
     elapsed = time.perf_counter() - start
     print(f"trained in {elapsed:.1f}s ({elapsed / epochs:.2f}s per epoch)", flush=True)
 
@@ -303,24 +272,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float) -> None:
-    """Write the trained model to ONNX and print onnxruntime's test accuracy beside minigrad's."""
-    import onnxruntime as ort
-
-    import minigrad.onnx
-
-    minigrad.onnx.export(net, x_test[:2], path)
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    correct = 0
-    for i in range(0, len(x_test), 1000):
-        (logits,) = session.run(None, {"x": x_test[i : i + 1000]})
-        correct += int(np.count_nonzero(logits.argmax(axis=1) == t_test[i : i + 1000]))
-    ort_acc = correct / len(x_test)
-    print(
-        f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
-    )
-
-
 def _book_batch(x: np.ndarray, t: np.ndarray, batch_size: int) -> tuple[Any, Any]:
     mask = np.random.choice(len(x), batch_size)  # noqa: NPY002 - the book's Trainer
     return x[mask], t[mask]
@@ -333,30 +284,6 @@ def draw_loss_graph(net: Any, x: mg.Variable, t: mg.Variable, path: str) -> str:
     with mg.enable_grad():
         loss = net.loss(x, t)
     return draw_graph(loss, path=path)
-
-
-def report(
-    net: Any,
-    epoch: int,
-    epochs: int,
-    losses: list[float],
-    history: dict[str, list[float]],
-    x_train: np.ndarray,
-    t_train: np.ndarray,
-    x_test: np.ndarray,
-    t_test: np.ndarray,
-    t0: float,
-) -> None:
-    """Measure the epoch's figures, keep them in `history` and print the epoch's line."""
-    history["loss"].append(float(np.mean(losses)))
-    history["train_acc"].append(net.accuracy(x_train[:TRAIN_EVAL], t_train[:TRAIN_EVAL]))
-    history["test_acc"].append(net.accuracy(x_test, t_test))
-    print(
-        f"epoch {epoch}/{epochs}  loss {history['loss'][-1]:.4f}  "
-        f"train_acc {history['train_acc'][-1]:.4f}  test_acc {history['test_acc'][-1]:.4f}  "
-        f"{time.perf_counter() - t0:.1f}s",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":

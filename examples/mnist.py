@@ -21,14 +21,18 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.data import DataLoader, load_mnist
+
+# The examples' shared helpers live beside them (examples/_training.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _training import count, export_onnx, make_optimizer, plot_curves, progress, report, warn  # noqa: E402
 
 # The defaults: about 98% test accuracy in 10 epochs (seed 0).
 EPOCHS, BATCH_SIZE, HIDDEN, OPTIMIZER = 10, 100, 256, "adam"
@@ -103,56 +107,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def progress(items: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-    """A tqdm bar on stderr when it is a terminal and tqdm is installed; else the items as is."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
-    return tqdm(items, total=total, desc=desc, disable=None, leave=False, file=sys.stderr)
-
-
-def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
-    if name == "sgd":
-        return optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "adagrad":
-        return optim.AdaGrad(params, lr=lr)
-    return optim.Adam(params, lr=lr)
-
-
-def plot_curves(history: dict[str, list[float]], path: str) -> None:
-    """Loss and accuracies per epoch, side by side, into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, history["loss"], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="mean mini-batch loss", title="training loss")
-    ax_acc.plot(epochs, history["train_acc"], marker="o", label="train")
-    ax_acc.plot(epochs, history["test_acc"], marker="s", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    ax_acc.legend()
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def count(n: int, noun: str) -> str:
-    """`1 epoch`, `10 epochs`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     dtype = np.dtype(args.dtype or ("float64" if args.book else "float32"))
@@ -197,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 opt.update(net.params, grads)
                 losses.append(float(net.lastLayer.loss))
             done += steps
-            report(net, epoch, epochs, losses, history, x_train, t_train, x_test, t_test, t0)
+            report(net, epoch, epochs, losses, history, (x_train, t_train), (x_test, t_test), t0)
     else:
         opt = make_optimizer(name, net.parameters(), lr)
         loader = DataLoader((x_train, t_train), batch_size, shuffle=True, seed=args.seed)
@@ -210,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.data))
-            report(net, epoch, epochs, losses, history, x_train, t_train, x_test, t_test, t0)
+            report(net, epoch, epochs, losses, history, (x_train, t_train), (x_test, t_test), t0)
     elapsed = time.perf_counter() - start
     print(f"trained in {elapsed:.1f}s ({elapsed / epochs:.2f}s per epoch)", flush=True)
 
@@ -234,46 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         export_onnx(net, args.export, x_test, t_test, history["test_acc"][-1])
     print(f"test_acc {history['test_acc'][-1]:.4f}", flush=True)
     return 0
-
-
-def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float) -> None:
-    """Write the trained model to ONNX and print onnxruntime's test accuracy beside minigrad's."""
-    import onnxruntime as ort
-
-    import minigrad.onnx
-
-    minigrad.onnx.export(net, x_test[:2], path)
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    (logits,) = session.run(None, {"x": x_test})
-    labels = t_test if t_test.ndim == 1 else t_test.argmax(axis=1)
-    ort_acc = float(np.mean(logits.argmax(axis=1) == labels))
-    print(
-        f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
-    )
-
-
-def report(
-    net: nn.TwoLayerNet,
-    epoch: int,
-    epochs: int,
-    losses: list[float],
-    history: dict[str, list[float]],
-    x_train: np.ndarray,
-    t_train: np.ndarray,
-    x_test: np.ndarray,
-    t_test: np.ndarray,
-    t0: float,
-) -> None:
-    """Measure the epoch's figures, keep them in `history` and print the epoch's line."""
-    history["loss"].append(float(np.mean(losses)))
-    history["train_acc"].append(net.accuracy(x_train, t_train))
-    history["test_acc"].append(net.accuracy(x_test, t_test))
-    print(
-        f"epoch {epoch}/{epochs}  loss {history['loss'][-1]:.4f}  "
-        f"train_acc {history['train_acc'][-1]:.4f}  test_acc {history['test_acc'][-1]:.4f}  "
-        f"{time.perf_counter() - t0:.1f}s",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""What the training examples share (`mnist.py`, `cnn.py`): the optimizer by name, the
+progress bar, the per-epoch line, the curves, and the ONNX export beside the test accuracy."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from minigrad import nn, optim
+
+
+def progress(items: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
+    """A tqdm bar on stderr when it is a terminal and tqdm is installed; else the items as is."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, total=total, desc=desc, disable=None, leave=False, file=sys.stderr)
+
+
+def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
+    """sgd, momentum (0.9), adagrad or adam."""
+    if name == "sgd":
+        return optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adagrad":
+        return optim.AdaGrad(params, lr=lr)
+    return optim.Adam(params, lr=lr)
+
+
+def plot_curves(history: dict[str, list[float]], path: str, title: str = "") -> None:
+    """Loss and accuracies per epoch, side by side, into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix = f"{title}: " if title else ""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history["loss"], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="mean mini-batch loss", title=f"{prefix}training loss")
+    ax_acc.plot(epochs, history["train_acc"], marker="o", label="train")
+    ax_acc.plot(epochs, history["test_acc"], marker="s", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{prefix}accuracy")
+    ax_acc.legend()
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def count(n: int, noun: str) -> str:
+    """`1 epoch`, `10 epochs`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def report(
+    net: Any,
+    epoch: int,
+    epochs: int,
+    losses: list[float],
+    history: dict[str, list[float]],
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    t0: float,
+) -> None:
+    """Measure the epoch's figures, keep them in `history` and print the epoch's line."""
+    history["loss"].append(float(np.mean(losses)))
+    history["train_acc"].append(net.accuracy(*train))
+    history["test_acc"].append(net.accuracy(*test))
+    print(
+        f"epoch {epoch}/{epochs}  loss {history['loss'][-1]:.4f}  "
+        f"train_acc {history['train_acc'][-1]:.4f}  test_acc {history['test_acc'][-1]:.4f}  "
+        f"{time.perf_counter() - t0:.1f}s",
+        flush=True,
+    )
+
+
+def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float) -> None:
+    """Write the trained model to ONNX and print onnxruntime's test accuracy beside minigrad's."""
+    import onnxruntime as ort
+
+    import minigrad.onnx
+
+    minigrad.onnx.export(net, x_test[:2], path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    labels = t_test if t_test.ndim == 1 else t_test.argmax(axis=1)
+    correct = 0
+    for i in range(0, len(x_test), 1000):
+        (logits,) = session.run(None, {"x": x_test[i : i + 1000]})
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == labels[i : i + 1000]))
+    ort_acc = correct / len(x_test)
+    print(
+        f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
+    )
