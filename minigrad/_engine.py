@@ -17,15 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import (
-    RELEASED,
-    Function,
-    Variable,
-    _check_finite,
-    _constant,
-    _local,
-    _to_array,
-)
+from minigrad._modes import _local
+from minigrad._record import _check_finite, _constant
+from minigrad.core import RELEASED, Function, Variable, _to_array
 
 __all__ = ["grad", "run_backward"]
 
@@ -137,7 +131,7 @@ def run_backward(
                 continue
             # Step 3's fast case, `_backward_one` inlined for a built-in one-output op on
             # arrays: bench_overhead.py's 1,000-op chain costs 47% more without it
-            # (instructions per op under callgrind, as core.py's figures).
+            # (instructions per op under callgrind, as _record.py's figures).
             if f.saved_inputs is RELEASED:
                 raise _released_error(f)
             y = ref()

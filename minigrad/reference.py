@@ -1,6 +1,6 @@
 """The whole autograd algorithm in one place: minigrad's engine without its speed-ups.
 
-`minigrad/core.py` (recording) and `minigrad/_engine.py` (backward) do exactly this, with
+`minigrad/_record.py` (recording) and `minigrad/_engine.py` (backward) do exactly this, with
 a few fast paths, each of which names the step below that it speeds up; tests/test_reference.py
 checks that both give the same gradients on random graphs, and the docs page "How the engine
 works" walks through this file. It runs the same `Function`s on the same `Variable`s:
