@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE))
 
 import _common as C  # noqa: E402
 from _conv_reference import LAYOUTS, ConvNetReference  # noqa: E402
+from bench_memory import status_kib  # noqa: E402
 
 BATCH, LR = 100, 0.01
 MiB = 1024 * 1024
@@ -231,17 +232,6 @@ def exactness(layout: str, seed: int, batches: list[Any], steps: int) -> float:
 # ----------------------------------------------------------------------------- memory
 
 
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
     """In a fresh process: DeepConvNet training steps; the RSS before and the peak during."""
     import resource
@@ -251,7 +241,7 @@ def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
     tr = Minigrad("deep", w) if kind == "minigrad" else Reference("deep", w, np.float32, "fast")
     np.random.seed(seed)  # noqa: NPY002
     tr.step(*batches[0])  # the first step allocates what every step reuses
-    before = _status_kib("VmRSS")
+    before = status_kib("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM to the current RSS
@@ -260,8 +250,8 @@ def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
         reset = False
     for i in range(steps):
         tr.step(*batches[i % 2])
-    after = _status_kib("VmRSS")
-    hwm = _status_kib("VmHWM") if reset else None
+    after = status_kib("VmRSS")
+    hwm = status_kib("VmHWM") if reset else None
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kib = 1 if sys.platform == "darwin" else 1024
     return {

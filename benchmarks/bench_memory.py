@@ -37,7 +37,7 @@ N_IN, N_HIDDEN, N_OUT, BATCH, LR = 784, 50, 10, 100, 0.1
 # ------------------------------------------------------------------------------- RSS readers
 
 
-def _status_kib(field: str) -> int | None:
+def status_kib(field: str) -> int | None:
     """A field of /proc/self/status (VmRSS, VmHWM) in KiB, or None off Linux."""
     try:
         with open("/proc/self/status") as f:
@@ -51,7 +51,7 @@ def _status_kib(field: str) -> int | None:
 
 def rss_bytes() -> int | None:
     """The current resident set size, or None where /proc is missing."""
-    kib = _status_kib("VmRSS")
+    kib = status_kib("VmRSS")
     return None if kib is None else kib * 1024
 
 
@@ -112,7 +112,7 @@ def child(kind: str, steps: int, sample_every: int, seed: int) -> dict[str, Any]
     step(*batches[0])  # the first step allocates what every step reuses
     gc.collect()
     # Resetting VmHWM also resets ru_maxrss on Linux: keep the setup's peak first.
-    setup_hwm = _status_kib("VmHWM")
+    setup_hwm = status_kib("VmHWM")
     hwm_reset = reset_peak()
     start_rss = rss_bytes()
     gc.callbacks.append(on_gc)
@@ -124,7 +124,7 @@ def child(kind: str, steps: int, sample_every: int, seed: int) -> dict[str, Any]
             samples.append((i, rss_bytes()))
     seconds = time.perf_counter() - t0
     gc.callbacks.remove(on_gc)
-    hwm = _status_kib("VmHWM")
+    hwm = status_kib("VmHWM")
     if hwm is None or setup_hwm is None:
         peak = maxrss_bytes()
     else:

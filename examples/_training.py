@@ -3,6 +3,8 @@ progress bar, the per-epoch line, the curves, and the ONNX export beside the tes
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Iterable
@@ -11,6 +13,55 @@ from typing import Any
 import numpy as np
 
 from minigrad import nn, optim
+
+
+def add_common_args(p: argparse.ArgumentParser, optimizer: str, choices: Iterable[str]) -> None:
+    """The options both training examples take, with the same meaning: --optimizer, --seed,
+    --data-dir, --out, --dtype and --export."""
+    p.add_argument(
+        "--optimizer",
+        choices=sorted(choices),
+        help=f"update rule ({optimizer}; momentum is SGD with momentum 0.9)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (0)")
+    p.add_argument("--data-dir", help="folder with the MNIST files (else $MINIGRAD_DATA, ...)")
+    p.add_argument(
+        "--out", default="out", help="folder for curves.png, graph.png and the weights (out/)"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        help="float32 by default, float64 with --book (the book's NumPy default)",
+    )
+    p.add_argument(
+        "--export",
+        metavar="PATH",
+        help="also write the trained model to PATH as ONNX and print onnxruntime's test "
+        "accuracy beside minigrad's (float32; needs pip install 'minigrad[onnx]')",
+    )
+
+
+def check_args(
+    p: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    fixed: Iterable[str],
+    positive: Iterable[str],
+) -> None:
+    """The checks both examples make: `--book` fixes the `fixed` options; the `positive` ones
+    and --lr must be positive; --export needs onnx and onnxruntime."""
+    given = [f"--{n.replace('_', '-')}" for n in fixed if getattr(args, n) is not None]
+    if args.book and given:
+        p.error(f"--book fixes the setting; drop {', '.join(given)}")
+    for name in positive:
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        p.error(f"--lr must be positive, got {args.lr}")
+    if args.export is not None:
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            p.error(f"--export needs {' and '.join(missing)}: pip install 'minigrad[onnx]'")
 
 
 def progress(items: Iterable[Any], total: int, desc: str) -> Iterable[Any]:

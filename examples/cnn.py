@@ -34,7 +34,6 @@ in 38 min 9 s.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -56,7 +55,16 @@ from minigrad.data import DataLoader, load_mnist  # noqa: E402
 
 # The examples' shared helpers live beside them (examples/_training.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _training import export_onnx, make_optimizer, plot_curves, progress, report, warn  # noqa: E402
+from _training import (  # noqa: E402
+    add_common_args,
+    check_args,
+    export_onnx,
+    make_optimizer,
+    plot_curves,
+    progress,
+    report,
+    warn,
+)
 
 # The defaults: 99.12% test accuracy after 5 epochs (seed 0), 99.00% after 4.
 EPOCHS, BATCH_SIZE, OPTIMIZER = 5, 100, "adam"
@@ -82,21 +90,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="learning rate of the first two epochs, halved every epoch after them (by "
         "optimizer: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()) + ")",
     )
-    p.add_argument(
-        "--optimizer",
-        choices=sorted(DEFAULT_LR),
-        help=f"update rule ({OPTIMIZER}; momentum is SGD with momentum 0.9)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (0)")
-    p.add_argument("--data-dir", help="folder with the MNIST files (else $MINIGRAD_DATA, ...)")
-    p.add_argument(
-        "--out", default="out", help="folder for curves.png, graph.png and the weights (out/)"
-    )
-    p.add_argument(
-        "--dtype",
-        choices=["float32", "float64"],
-        help="float32 by default, float64 with --book (the book's NumPy default)",
-    )
+    add_common_args(p, OPTIMIZER, DEFAULT_LR)
     p.add_argument(
         "--book",
         choices=["simple", "deep"],
@@ -104,37 +98,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "batch 100, 20 epochs of 600 mini-batches drawn with np.random.choice",
     )
     p.add_argument(
-        "--export",
-        metavar="PATH",
-        help="also write the trained model to PATH as ONNX and print onnxruntime's test "
-        "accuracy beside minigrad's (float32; needs pip install 'minigrad[onnx]')",
-    )
-    p.add_argument(
         "--train-size",
         type=int,
         help="train on the first N training images only (a quick smoke run)",
     )
     args = p.parse_args(argv)
-    fixed = [
-        f"--{name.replace('_', '-')}"
-        for name in ("batch_size", "lr", "optimizer")
-        if getattr(args, name) is not None
-    ]
-    if args.book and fixed:
-        p.error(f"--book fixes the setting; drop {', '.join(fixed)}")
-    for name, value in [
-        ("epochs", args.epochs),
-        ("batch-size", args.batch_size),
-        ("train-size", args.train_size),
-    ]:
-        if value is not None and value <= 0:
-            p.error(f"--{name} must be positive, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        p.error(f"--lr must be positive, got {args.lr}")
+    check_args(
+        p,
+        args,
+        fixed=("batch_size", "lr", "optimizer"),
+        positive=("epochs", "batch_size", "train_size"),
+    )
     if args.export is not None:
-        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-        if missing:
-            p.error(f"--export needs {' and '.join(missing)}: pip install 'minigrad[onnx]'")
         if (args.dtype or ("float64" if args.book else "float32")) == "float64":
             p.error(
                 "--export runs the file in ONNX Runtime, whose CPU has no float64 Conv: "

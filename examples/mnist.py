@@ -16,7 +16,6 @@ Progress bars need tqdm and curves.png matplotlib (`pip install minigrad[example
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
@@ -32,7 +31,17 @@ from minigrad.data import DataLoader, load_mnist
 
 # The examples' shared helpers live beside them (examples/_training.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _training import count, export_onnx, make_optimizer, plot_curves, progress, report, warn  # noqa: E402
+from _training import (  # noqa: E402
+    add_common_args,
+    check_args,
+    count,
+    export_onnx,
+    make_optimizer,
+    plot_curves,
+    progress,
+    report,
+    warn,
+)
 
 # The defaults: about 98% test accuracy in 10 epochs (seed 0).
 EPOCHS, BATCH_SIZE, HIDDEN, OPTIMIZER = 10, 100, 256, "adam"
@@ -55,27 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         + ")",
     )
     p.add_argument("--hidden", type=int, help=f"hidden units ({HIDDEN})")
-    p.add_argument(
-        "--optimizer",
-        choices=sorted(DEFAULT_LR),
-        help=f"update rule ({OPTIMIZER}; momentum is SGD with momentum 0.9)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (0)")
-    p.add_argument("--data-dir", help="folder with the MNIST files (else $MINIGRAD_DATA, ...)")
-    p.add_argument(
-        "--out", default="out", help="folder for curves.png, graph.png and the weights (out/)"
-    )
-    p.add_argument(
-        "--dtype",
-        choices=["float32", "float64"],
-        help="float32 by default, float64 with --book (the book's NumPy default)",
-    )
-    p.add_argument(
-        "--export",
-        metavar="PATH",
-        help="also write the trained model to PATH as ONNX and print onnxruntime's test "
-        "accuracy beside minigrad's (needs pip install 'minigrad[onnx]')",
-    )
+    add_common_args(p, OPTIMIZER, DEFAULT_LR)
     p.add_argument(
         "--book",
         action="store_true",
@@ -84,26 +73,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "np.random.choice (an epoch = 600 of them)",
     )
     args = p.parse_args(argv)
-    fixed = [
-        f"--{name.replace('_', '-')}"
-        for name in ("epochs", "batch_size", "lr", "hidden", "optimizer")
-        if getattr(args, name) is not None
-    ]
-    if args.book and fixed:
-        p.error(f"--book fixes the setting; drop {', '.join(fixed)}")
-    for name, value in [
-        ("epochs", args.epochs),
-        ("batch-size", args.batch_size),
-        ("hidden", args.hidden),
-    ]:
-        if value is not None and value <= 0:
-            p.error(f"--{name} must be positive, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        p.error(f"--lr must be positive, got {args.lr}")
-    if args.export is not None:
-        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-        if missing:
-            p.error(f"--export needs {' and '.join(missing)}: pip install 'minigrad[onnx]'")
+    check_args(
+        p,
+        args,
+        fixed=("epochs", "batch_size", "lr", "hidden", "optimizer"),
+        positive=("epochs", "batch_size", "hidden"),
+    )
     return args
 
 
