@@ -10,7 +10,8 @@ Each layer with a PyTorch counterpart says how its arrays map, in `TORCH_LAYOUTS
 transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C, KH, KW), as
 `nn.Conv2d.weight` does; `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
 `bias`, their running statistics (buffers) to `running_mean` and `running_var`, and add
-PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load). Names
+PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load);
+`LayerNorm`'s `weight` and `bias` map as they are. Names
 follow the module tree as PyTorch's do: `fc1.weight`, `layers.Affine1.bias`, and `0.weight`
 for the first layer of a `Sequential` (whose children minigrad names by index, as
 `nn.Sequential` does). Layers without parameters (activations, pooling, Dropout, Flatten,
@@ -30,7 +31,7 @@ from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
-from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
+from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
 
@@ -108,6 +109,18 @@ TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
 #: nn.BatchNorm1d(D, eps=1e-6) on x.flatten(1) (its running variance is the biased one and
 #: follows the book's momentum when training; the values map as they are).
 TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
+
+
+def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
+    # nn.LayerNorm's weight and bias have minigrad's names and layout.
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in (("weight", m.weight), ("bias", m.bias))
+        if p is not None
+    ]
+
+
+TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
