@@ -9,9 +9,20 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    embedding,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
+from minigrad.nn.embedding import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
@@ -24,6 +35,7 @@ __all__ = [
     "Parameter",
     *layers.__all__,
     *conv.__all__,
+    *embedding.__all__,
     *normalization.__all__,
     *losses.__all__,
     *models.__all__,

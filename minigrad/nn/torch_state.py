@@ -29,6 +29,7 @@ import numpy as np
 
 from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution
+from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm
@@ -121,6 +122,14 @@ def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
 
 
 TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
+
+
+def _embedding_slots(m: Embedding) -> list[TorchSlot]:
+    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+
+
+TORCH_LAYOUTS[Embedding] = _embedding_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
