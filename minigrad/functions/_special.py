@@ -15,6 +15,7 @@ Phi is 3e-89).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def _coefs(dt: np.dtype) -> tuple[float, ...]:
     if c is None:
         from numpy.polynomial import chebyshev
 
-        def f(u: np.ndarray) -> np.ndarray:
+        def f(u: Any) -> Any:
             t = _TMIN + (u + 1) / 2 * (1 - _TMIN)
             z = 2 / t - 2
             return np.array([math.log(math.erfc(zi) / ti) + zi * zi for zi, ti in zip(z, t)])
