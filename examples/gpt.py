@@ -278,7 +278,7 @@ def write_outputs(
     except ImportError:
         warn("curves.png and attention.png need matplotlib: pip install 'minigrad[examples]'")
     try:
-        path = draw_block_graph(net, vocab, os.path.join(out, "graph.png"))
+        path = draw_block_graph(net, val_ids[:4], os.path.join(out, "graph.png"))
         print(f"wrote {path}", flush=True)
     except (ImportError, RuntimeError, OSError) as e:
         warn(f"graph.png was not drawn: {e}")
@@ -291,6 +291,58 @@ def attention_sentence(text: str, n: int) -> str:
         if (i == 0 or text[i - 1] in ". \n") and piece[0].isupper() and "\n" not in piece:
             return piece
     return text[:n]
+
+
+def attention_maps(net: nn.GPT, ids: np.ndarray) -> list[np.ndarray]:
+    """Each block's attention weights on ids (T,): a list of (n_heads, T, T) arrays, the
+    rows the queries and the columns the keys (each row sums to 1)."""
+    net.eval()
+    maps = []
+    with mg.no_grad():
+        x = net.tok_emb(ids[None]) + net.pos_emb(np.arange(len(ids)))
+        for blk in net.blocks:
+            h = blk.ln1(x)
+            _, w = blk.attn(h, h, h, average_attn_weights=False, is_causal=blk.causal)
+            maps.append(w.data[0])
+            x = blk(x)
+    net.train()
+    return maps
+
+
+def plot_attention(net: nn.GPT, vocab: CharVocab, sentence: str, path: str) -> str:
+    """attention.png: one panel per block and head, the sentence's characters on both axes
+    (query down the side, key along the top)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    maps = attention_maps(net, vocab.encode(sentence))
+    rows, cols = len(maps), maps[0].shape[0]
+    chars = [repr(c)[1:-1] if c != " " else "\u2423" for c in sentence]
+    size = max(3.0, 0.16 * len(sentence))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for b, layer in enumerate(maps):
+        for h, w in enumerate(layer):
+            ax = axes[b, h]
+            ax.imshow(w, cmap="Blues", vmin=0, vmax=1)
+            ax.set_xticks(range(len(chars)), chars, fontsize=7, family="monospace")
+            ax.set_yticks(range(len(chars)), chars, fontsize=7, family="monospace")
+            ax.tick_params(length=0, labeltop=True, labelbottom=False)
+            ax.set_title(f"block {b + 1}, head {h + 1}", fontsize=9)
+    fig.suptitle("attention weights: each row a query character, each column a key it reads")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_block_graph(net: nn.GPT, ids: np.ndarray, path: str) -> str:
+    """graph.png: the graph of the first block on a few characters' embeddings, modules
+    boxed."""
+    with mg.no_grad():
+        x = (net.tok_emb(ids[None]) + net.pos_emb(np.arange(len(ids)))).data
+    return net.blocks[0].draw_graph(mg.Variable(x, name="x", requires_grad=False), path)
 
 
 def export_gpt(net: nn.GPT, path: str, val_ids: np.ndarray, s: dict[str, Any]) -> None:
