@@ -1,5 +1,5 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
-norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
+norm, layer norm, attention and the transformer block), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
 MLP), and the hand-over of weights to and from PyTorch.
 
 >>> from minigrad import nn
@@ -9,7 +9,17 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+    transformer,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
@@ -18,6 +28,7 @@ from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
+from minigrad.nn.transformer import *  # noqa: F403
 
 __all__ = [
     *module.__all__,
@@ -25,6 +36,7 @@ __all__ = [
     *layers.__all__,
     *conv.__all__,
     *normalization.__all__,
+    *transformer.__all__,
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
