@@ -257,15 +257,44 @@ def scaled_dot_product_attention(
         raise ValueError(f"{op}: give attn_mask or is_causal=True, not both (as PyTorch)")
     if not 0 <= dropout_p < 1:
         raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
+    p = dropout_p if _local.mode.grad_enabled else 0.0
+    return attention(q, k, v, attn_mask, bool(is_causal), p, scale, scores)
+
+
+def attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    mask: Any,
+    causal: bool,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    scores: tuple[int, ...] | None = None,
+) -> Variable:
+    """The op itself, unchecked (for modules that checked their inputs): a boolean `mask`
+    True where attending, or a float one added; `causal` and `mask` may both be given;
+    dropout whenever `dropout_p` > 0."""
     d = shape_of(q)[-1]
     sc = 1 / math.sqrt(d) if scale is None else float(scale)
     inputs: tuple[Any, ...] = (q, k, v)
-    if attn_mask is not None:
-        inputs = (*inputs, attn_mask)
-    if dropout_p > 0 and _local.mode.grad_enabled:
+    if mask is not None:
+        inputs = (*inputs, mask)
+    if dropout_p > 0:
         dt = np.result_type(data_of(q).dtype, data_of(v).dtype)
+        if scores is None:
+            batch = np.broadcast_shapes(shape_of(q)[:-2], shape_of(k)[:-2])
+            scores = (*batch, shape_of(q)[-2], shape_of(k)[-2])
         u = np.random.random_sample(scores)  # noqa: NPY002 - as F.dropout: np.random.seed repeats it
         keep = (u >= dropout_p).astype(dt) * dt.type(1 / (1 - dropout_p))
         inputs = (*inputs, keep)
-    f = ScaledDotProductAttention(sc, bool(is_causal), attn_mask is not None)
-    return _apply(f, inputs)
+    return _apply(ScaledDotProductAttention(sc, causal, mask is not None), inputs)
+
+
+def attention_probs(
+    q: Any, k: Any, mask: Any, causal: bool, scale: float | None = None
+) -> Variable:
+    """softmax(q k^T * scale + mask) as the op `attention_probs` (unchecked, as `attention`):
+    the weights themselves, for a module that returns them."""
+    sc = 1 / math.sqrt(shape_of(q)[-1]) if scale is None else float(scale)
+    inputs = (q, k) if mask is None else (q, k, mask)
+    return _apply(AttentionProbs(sc, causal, mask is not None), inputs)
