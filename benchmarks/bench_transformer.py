@@ -113,7 +113,9 @@ def load_minigrad(module: Any, weights: dict[str, np.ndarray], names: dict[str, 
         p = params[name]
         src = w.T if tr else w
         if p.shape != src.shape:
-            raise ValueError(f"bench_transformer: {name} has shape {p.shape}, the reference's {k} {src.shape}")
+            raise ValueError(
+                f"bench_transformer: {name} has shape {p.shape}, the reference's {k} {src.shape}"
+            )
         p.data[...] = src
 
 
@@ -131,7 +133,11 @@ class MinigradBlock:
 
         self.blk = nn.TransformerBlock(d["d_model"], d["n_heads"], d["d_ff"], dtype=F32)
         names = {k: v for k, v in minigrad_names(1).items() if k.startswith("0.")}
-        load_minigrad(self.blk, {f"0.{k}": v for k, v in w.items()}, {k: (n.removeprefix("blocks.0."), t) for k, (n, t) in names.items()})
+        load_minigrad(
+            self.blk,
+            {f"0.{k}": v for k, v in w.items()},
+            {k: (n.removeprefix("blocks.0."), t) for k, (n, t) in names.items()},
+        )
         self.Variable = Variable
 
     def step(self, x: np.ndarray, gy: np.ndarray) -> None:
@@ -198,7 +204,13 @@ class MinigradGPT:
         from minigrad import nn, optim
 
         self.net = nn.GPT(
-            d["vocab"], d["context"], d["d_model"], d["n_layers"], d["n_heads"], d["d_ff"], dtype=F32
+            d["vocab"],
+            d["context"],
+            d["d_model"],
+            d["n_layers"],
+            d["n_heads"],
+            d["d_ff"],
+            dtype=F32,
         )
         self.names = minigrad_names(d["n_layers"])
         load_minigrad(self.net, w, self.names)
@@ -277,18 +289,27 @@ def make_batches(d: dict[str, Any], n: int, seed: int) -> dict[str, list[Any]]:
     return {
         "step": [(i[:, :-1].copy(), i[:, 1:].copy()) for i in ids],
         "block": [
-            (rng.standard_normal((B, T, Cm)).astype(F32), rng.standard_normal((B, T, Cm)).astype(F32))
+            (
+                rng.standard_normal((B, T, Cm)).astype(F32),
+                rng.standard_normal((B, T, Cm)).astype(F32),
+            )
             for _ in range(n)
         ],
     }
 
 
-def run_table(title: str, cands: dict[str, Any], batches: list[Any], args: argparse.Namespace, steps: int) -> dict[str, Any]:
+def run_table(
+    title: str, cands: dict[str, Any], batches: list[Any], args: argparse.Namespace, steps: int
+) -> dict[str, Any]:
     raw = C.interleave(
         {k: block_runner(tr, batches, steps) for k, tr in cands.items()}, args.blocks, settle=0.1
     )
     ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
-    pairs = [("minigrad/numpy32", "minigrad", "numpy32"), ("minigrad/torch", "minigrad", "torch"), ("numpy32/torch", "numpy32", "torch")]
+    pairs = [
+        ("minigrad/numpy32", "minigrad", "numpy32"),
+        ("minigrad/torch", "minigrad", "torch"),
+        ("numpy32/torch", "numpy32", "torch"),
+    ]
     ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in pairs if a in raw and b in raw}
     print(f"{title} ({args.blocks} blocks of {steps} steps):")
     for head, table in [("ms/step", ms), ("ratio (per block)", ratios)]:
@@ -384,11 +405,23 @@ def profile(d: dict[str, Any], seed: int, batches: list[Any], steps: int) -> dic
     C.print_table(
         ["op.method", "ms/step", "share", "calls/step"],
         [
-            [f"{r['op']}.{r['method']}", f"{r['ms_per_step']:.3f}", f"{r['ms_per_step'] / step_ms:.1%}", f"{r['calls_per_step']:.0f}"]
+            [
+                f"{r['op']}.{r['method']}",
+                f"{r['ms_per_step']:.3f}",
+                f"{r['ms_per_step'] / step_ms:.1%}",
+                f"{r['calls_per_step']:.0f}",
+            ]
             for r in table
             if r["ms_per_step"] >= 0.005 * step_ms
         ]
-        + [["(outside ops: engine, modules, optimizer)", f"{step_ms - inside:.3f}", f"{1 - inside / step_ms:.1%}", ""]],
+        + [
+            [
+                "(outside ops: engine, modules, optimizer)",
+                f"{step_ms - inside:.3f}",
+                f"{1 - inside / step_ms:.1%}",
+                "",
+            ]
+        ],
     )
     return {"step_ms": step_ms, "ops": table, "outside_ms": step_ms - inside}
 
@@ -442,7 +475,9 @@ def bench_memory(steps: int, repeats: int, seed: int, threads: int | None) -> di
             vals = [r[key] for r in rs if r[key] is not None]
             m[key] = float(np.median(vals)) if vals else None
         m["peak"] = m["steps_peak"] if m["steps_peak"] is not None else m["process_peak"]
-        m["increment"] = None if m["peak"] is None or m["rss_before"] is None else m["peak"] - m["rss_before"]
+        m["increment"] = (
+            None if m["peak"] is None or m["rss_before"] is None else m["peak"] - m["rss_before"]
+        )
         med[kind] = m
 
     def mib(v: float | None) -> str:
@@ -522,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     block_cands: dict[str, Any] = {"minigrad": MinigradBlock(wb, d), "numpy32": NumpyBlock(wb, d)}
     if torch is not None:
         block_cands["torch"] = TorchBlock(torch, wb, d)
-    block = run_table("block forward + backward", block_cands, batches["block"], args, args.block_steps)
+    block = run_table(
+        "block forward + backward", block_cands, batches["block"], args, args.block_steps
+    )
     w = init_gpt(d["vocab"], d["context"], d["d_model"], d["n_layers"], d["d_ff"], args.seed)
     step_cands: dict[str, Any] = {"minigrad": MinigradGPT(w, d), "numpy32": NumpyGPT(w, d)}
     if torch is not None:
@@ -534,7 +571,11 @@ def main(argv: list[str] | None = None) -> int:
         f"max |g - g_ref| / max |g_ref| {exact['grads']:.2e}\n"
     )
     prof = None if args.no_profile else profile(d, args.seed, batches["step"], args.profile_steps)
-    memory = None if args.no_memory else bench_memory(args.mem_steps, 1 if args.quick else 3, args.seed, args.threads)
+    memory = (
+        None
+        if args.no_memory
+        else bench_memory(args.mem_steps, 1 if args.quick else 3, args.seed, args.threads)
+    )
 
     def ratio(res: dict[str, Any], name: str) -> float | None:
         r = res["ratios"].get(name)
@@ -543,7 +584,12 @@ def main(argv: list[str] | None = None) -> int:
     bars = [
         C.Bar("GPT step minigrad/torch ms/step", ratio(step, "minigrad/torch"), "<=", 1.5),
         C.Bar("block minigrad/numpy32 ms/step", ratio(block, "minigrad/numpy32"), "<=", 1.2),
-        C.Bar("GPT step peak RSS minigrad/numpy32", None if memory is None else memory["peak_ratio"], "<=", 1.3),
+        C.Bar(
+            "GPT step peak RSS minigrad/numpy32",
+            None if memory is None else memory["peak_ratio"],
+            "<=",
+            1.3,
+        ),
         C.Bar("exactness: gradients' max rel diff vs numpy32", exact["grads"], "<=", 1e-4),
     ]
     C.print_bars(bars)

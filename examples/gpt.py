@@ -176,7 +176,9 @@ def mean_loss(net: nn.GPT, batches: list[tuple[Any, Any]]) -> float:
     return float(np.mean(losses))
 
 
-def sample_text(net: nn.GPT, vocab: CharVocab, prompt: str, n: int, temperature: float, seed: int) -> str:
+def sample_text(
+    net: nn.GPT, vocab: CharVocab, prompt: str, n: int, temperature: float, seed: int
+) -> str:
     ids = vocab.encode(prompt)[None]
     out = net.generate(ids, n, temperature=temperature, rng=np.random.default_rng(seed))
     return vocab.decode(out[0, ids.shape[1] :])
@@ -382,7 +384,10 @@ def generate(args: argparse.Namespace) -> int:
         raise SystemExit(f"gpt.py: the prompt has characters the model never saw: {unknown}")
     net = make_model(len(vocab), saved["settings"])
     net.load(os.path.join(args.out, WEIGHTS))
-    print(args.prompt + sample_text(net, vocab, args.prompt, args.generate, args.temperature, args.seed))
+    print(
+        args.prompt
+        + sample_text(net, vocab, args.prompt, args.generate, args.temperature, args.seed)
+    )
     return 0
 
 

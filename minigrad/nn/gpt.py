@@ -11,11 +11,11 @@ import numpy as np
 from minigrad import functions as F
 from minigrad.core import Variable, get_default_dtype, no_grad
 from minigrad.nn import init as _init
-from minigrad.nn.transformer import TransformerBlock
 from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Dropout, Linear, Sequential
 from minigrad.nn.module import Module, runs_as_call
 from minigrad.nn.normalization import LayerNorm
+from minigrad.nn.transformer import TransformerBlock
 
 __all__ = ["GPT"]
 

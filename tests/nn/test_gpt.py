@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import minigrad as mg
 from minigrad import nn, optim
 from minigrad.gradcheck import gradcheck
 
@@ -54,11 +53,15 @@ def test_context_longer_than_the_position_table():
 
 def test_bad_ids_and_settings():
     net = tiny()
-    with pytest.raises(ValueError, match=r"GPT: expected token ids of shape \(N, T\), got shape \(5,\)"):
+    with pytest.raises(
+        ValueError, match=r"GPT: expected token ids of shape \(N, T\), got shape \(5,\)"
+    ):
         net(np.arange(5))
     with pytest.raises(TypeError, match="GPT: token ids must be integers, got dtype float64"):
         net(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"GPT.loss: targets of shape \(2, 4\) for ids of shape \(2, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"GPT.loss: targets of shape \(2, 4\) for ids of shape \(2, 5\)"
+    ):
         net.loss(ids_of(2, 5), ids_of(2, 4))
     with pytest.raises(ValueError, match="GPT: context_length must be a positive integer, got 0"):
         nn.GPT(V, 0, D, 1, HEADS)
@@ -134,13 +137,22 @@ def test_loss_equals_pytorch():
     blocks = []
     for i in range(LAYERS):
         blk = tnn.Module()
-        blk.ln1, blk.ln2 = tnn.LayerNorm(D, dtype=torch.float64), tnn.LayerNorm(D, dtype=torch.float64)
+        blk.ln1, blk.ln2 = (
+            tnn.LayerNorm(D, dtype=torch.float64),
+            tnn.LayerNorm(D, dtype=torch.float64),
+        )
         blk.attn = tnn.MultiheadAttention(D, HEADS, batch_first=True, dtype=torch.float64)
         blk.mlp = tnn.Sequential(
-            tnn.Linear(D, 16, dtype=torch.float64), tnn.GELU(), tnn.Linear(16, D, dtype=torch.float64)
+            tnn.Linear(D, 16, dtype=torch.float64),
+            tnn.GELU(),
+            tnn.Linear(16, D, dtype=torch.float64),
         )
         blk.load_state_dict(
-            {k.removeprefix(f"blocks.{i}."): v for k, v in state.items() if k.startswith(f"blocks.{i}.")}
+            {
+                k.removeprefix(f"blocks.{i}."): v
+                for k, v in state.items()
+                if k.startswith(f"blocks.{i}.")
+            }
         )
         blocks.append(blk)
     mask = tnn.Transformer.generate_square_subsequent_mask(7, dtype=torch.float64)
