@@ -17,7 +17,7 @@ import numpy as np
 from minigrad.core import Function, Variable, _apply1
 from minigrad.functions import _both as both
 from minigrad.functions._bases import AlongAxis
-from minigrad.functions._special import normal_cdf_array
+from minigrad.functions._special import erf_array, normal_cdf_array
 from minigrad.functions._util import (
     check_float,
     log_softmax_array,
@@ -27,7 +27,7 @@ from minigrad.functions._util import (
     softmax_array,
 )
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "gelu", "silu", "softmax", "log_softmax"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "erf", "gelu", "silu", "softmax", "log_softmax"]
 
 
 class Sigmoid(Function):
@@ -102,7 +102,31 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
 
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _TANH_K = math.sqrt(2 / math.pi)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _TANH_C = 0.044715
+
+
+class Erf(Function):
+    """y = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t**2) dt.  Same shape;
+    dy/dx = 2/sqrt(pi) * exp(-x**2)."""
+
+    rule = "gx = gy * 2/sqrt(pi) * exp(-x**2)"
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return erf_array(x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy * (both.exp(x * x * -1) * _TWO_OVER_SQRT_PI)
+
+
+def erf(x: Variable | Any) -> Variable:
+    """The error function elementwise (gelu's building block, and ONNX's Erf); accurate to
+    about 2e-15 in float64 (NumPy has none).  Same shape."""
+    check_float(x, "erf")
+    return _apply1(Erf(), x)
 
 
 class GELU(Function):

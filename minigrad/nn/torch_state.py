@@ -115,6 +115,14 @@ TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
 TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
 
 
+def _embedding_slots(m: Embedding) -> list[TorchSlot]:
+    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+
+
+TORCH_LAYOUTS[Embedding] = _embedding_slots
+
+
 def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
     # nn.LayerNorm's weight and bias have minigrad's names and layout.
     return [
@@ -125,14 +133,6 @@ def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
 
 
 TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
-
-
-def _embedding_slots(m: Embedding) -> list[TorchSlot]:
-    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
-    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
-
-
-TORCH_LAYOUTS[Embedding] = _embedding_slots
 
 
 def _mha_slots(m: MultiheadAttention) -> list[TorchSlot]:

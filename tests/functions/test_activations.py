@@ -241,8 +241,9 @@ def np_silu(x):
         (F.gelu, np_gelu),
         (lambda x: F.gelu(x, approximate="tanh"), np_gelu_tanh),
         (F.silu, np_silu),
+        (F.erf, _erf),
     ],
-    ids=["gelu", "gelu_tanh", "silu"],
+    ids=["gelu", "gelu_tanh", "silu", "erf"],
 )
 def test_gelu_and_silu(fn, np_fn, shape):
     check_op(fn, np_fn, shape, low=-4, high=4, gradgrad=True)
@@ -296,7 +297,7 @@ def test_gelu_and_silu_match_pytorch():
 def test_gelu_and_silu_bad_input():
     with pytest.raises(ValueError, match=r"^gelu: approximate must be 'none' or 'tanh', got 'erf'"):
         F.gelu(np.ones(3), approximate="erf")
-    for fn, name in ((F.gelu, "gelu"), (F.silu, "silu")):
+    for fn, name in ((F.gelu, "gelu"), (F.silu, "silu"), (F.erf, "erf")):
         with pytest.raises(TypeError, match=rf"^{name}: expected floating-point data, got int64"):
             fn(np.ones(3, np.int64))
 
