@@ -44,33 +44,59 @@ def _coefs(dt: np.dtype) -> tuple[float, ...]:
 
 
 def half_erfc_array(z: np.ndarray) -> np.ndarray:
-    """erfc(z) / 2 for z >= 0 (a new array in z's dtype)."""
-    dt = z.dtype
-    t = 2 / (2 + z)
-    u = (t - dt.type(_TMIN)) * dt.type(2 / (1 - _TMIN)) - 1
-    coefs = _coefs(dt)
-    f = np.full_like(u, coefs[-1])
-    for a in coefs[-2::-1]:
+    """erfc(z) / 2 for z >= 0, computed in place in `z` (the caller's own array, which is
+    returned). In place because each new array of this size costs more than the arithmetic
+    on it (page faults on a fresh block)."""
+    dt = z.dtype.type
+    coefs = _coefs(z.dtype)
+    t = z + dt(2)
+    np.divide(dt(2), t, out=t)
+    u = t - dt(_TMIN)
+    u *= dt(2 / (1 - _TMIN))
+    u -= dt(1)
+    f = u * dt(coefs[-1])
+    f += dt(coefs[-2])
+    for a in coefs[-3::-1]:
         f *= u
-        f += dt.type(a)
-    f -= np.square(z)
-    np.exp(f, out=f)
-    f *= t
-    f *= dt.type(0.5)
-    return f
+        f += dt(a)
+    np.square(z, out=z)
+    f -= z
+    np.exp(f, out=z)
+    z *= t
+    z *= dt(0.5)
+    return z
+
+
+def _flat(x: np.ndarray) -> tuple[np.ndarray, np.dtype]:
+    """x as a 1-D float array (a view where it can be; 0-d arrays too, so that every step
+    below stays an array and can work in place) and its float dtype."""
+    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    return np.asarray(x, dt).reshape(-1), dt
 
 
 def normal_cdf_array(x: np.ndarray) -> np.ndarray:
     """Phi(x) = (1 + erf(x / sqrt(2))) / 2, the standard normal cdf, elementwise."""
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    x = np.asarray(x, dt)
-    # Past |x| = 40 * sqrt(2) Phi is 0 or 1 in float64: the clip keeps z**2 from overflowing.
-    e = half_erfc_array(np.minimum(np.abs(x) * dt.type(1 / math.sqrt(2)), dt.type(40)))
-    return np.where(x < 0, e, 1 - e)
+    xf, dt = _flat(x)
+    z = np.abs(xf)
+    z *= dt.type(1 / math.sqrt(2))
+    # Past 40, erfc is 0 in float64; the clip keeps z**2 from overflowing.
+    np.minimum(z, dt.type(40), out=z)
+    e = half_erfc_array(z)
+    # e + (1 - 2e) * [x >= 0]: e for x < 0 (exactly), 1 - e otherwise; a NaN stays NaN.
+    # Arithmetic rather than np.where or a masked ufunc: 8-10x faster (0.27 ms against
+    # 2.2 ms on 2048 x 256 float32).
+    w = e * dt.type(-2)
+    w += dt.type(1)
+    w *= xf >= 0
+    w += e
+    return w.reshape(np.shape(x))
 
 
 def erf_array(x: np.ndarray) -> np.ndarray:
     """erf(x) elementwise (accurate to about 2e-15 in float64)."""
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    x = np.asarray(x, dt)
-    return np.copysign(1 - 2 * half_erfc_array(np.minimum(np.abs(x), dt.type(40))), x)
+    xf, dt = _flat(x)
+    z = np.minimum(np.abs(xf), dt.type(40))
+    e = half_erfc_array(z)
+    e *= dt.type(-2)
+    e += dt.type(1)
+    return np.copysign(e, xf, out=e).reshape(np.shape(x))

@@ -361,3 +361,35 @@ def test_block_matches_pytorch():
         np.testing.assert_allclose(
             got.T if got.ndim == 2 and mine.endswith(".W") else got, g, atol=1e-6
         )
+
+
+def test_mha_per_head_masks_and_layouts_match_pytorch():
+    torch = pytest.importorskip("torch")
+    m = nn.MultiheadAttention(8, 2, dtype=np.float64)
+    randomize(m, 16)
+    t = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in nn.to_torch_state_dict(m).items()})
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((3, 5, 8))
+    xt = torch.from_numpy(x)
+    bool_mask = rng.random((6, 5, 5)) > 0.6
+    bool_mask[..., 0] = False
+    for mask in (rng.standard_normal((6, 5, 5)), bool_mask):  # (N * num_heads, L, S)
+        y, w = m(x, x, x, attn_mask=mask, average_attn_weights=False)
+        yt, wt = t(xt, xt, xt, attn_mask=torch.from_numpy(mask), average_attn_weights=False)
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), atol=1e-6)
+        np.testing.assert_allclose(w.data, wt.detach().numpy(), atol=1e-6)
+    # PyTorch's default layout (L, N, E), and unbatched input with a padding mask.
+    m.batch_first = False
+    t2 = torch.nn.MultiheadAttention(8, 2, dtype=torch.float64)
+    t2.load_state_dict(t.state_dict())
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))
+    xst = torch.from_numpy(xs)
+    np.testing.assert_allclose(
+        m(xs, xs, xs)[0].data, t2(xst, xst, xst)[0].detach().numpy(), atol=1e-6
+    )
+    kpm = np.array([False, True, False, False, False])
+    y, w = m(x[0], x[0], x[0], key_padding_mask=kpm)
+    yt, wt = t2(xt[0], xt[0], xt[0], key_padding_mask=torch.from_numpy(kpm))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(w.data, wt.detach().numpy(), atol=1e-6)
