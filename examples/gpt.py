@@ -1,6 +1,6 @@
 """Train a character-level GPT with minigrad, on text that needs no download.
 
-    python examples/gpt.py                         # the defaults: ~0.6x the bigram in minutes
+    python examples/gpt.py                         # the defaults: 0.59x the bigram, 4 min
     python examples/gpt.py --text my_book.txt      # any other UTF-8 text
     python examples/gpt.py --steps 200 --eval-every 50
     python examples/gpt.py --generate 300 --prompt "The "   # from the saved weights
@@ -27,7 +27,13 @@ the bigram line), attention.png (each head's attention weights on a sentence of 
 validation text, characters on both axes), graph.png (the graph of one block on a short
 input, modules boxed), gpt.npz (the weights) and gpt.json (the settings and the vocabulary,
 which `--generate N --prompt TEXT` reads back). `--export PATH` writes the model as ONNX
-(opset 17) and prints onnxruntime's validation loss beside minigrad's.
+(opset 17; any batch size, windows of the full context, a shorter one padded on the right)
+and prints onnxruntime's validation loss and largest logit difference beside minigrad's.
+
+Measured on a shared 2-core machine under a load average of ~11 (seed 0, one BLAS thread):
+the defaults reach a validation loss of 1.365 nats per character against the bigram's 2.324
+(0.588x) in 1000 steps, 3 min 47 s of training (216 ms per step) and 4 min 4 s of wall time
+in all, ONNX export included.
 """
 
 from __future__ import annotations
