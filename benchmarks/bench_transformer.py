@@ -426,6 +426,39 @@ def profile(d: dict[str, Any], seed: int, batches: list[Any], steps: int) -> dic
     return {"step_ms": step_ms, "ops": table, "outside_ms": step_ms - inside}
 
 
+def profile_reference(d: dict[str, Any], seed: int, batches: list[Any], steps: int) -> list[Any]:
+    """The statements of the hand-written block's forward and backward that take the most
+    time over `steps` GPT steps of numpy32 (_linetime.py: a clock read after each
+    statement, its cost subtracted), to set beside minigrad's per-op times."""
+    import _transformer_reference as ref_mod
+    from _linetime import LineTimer
+
+    w = init_gpt(d["vocab"], d["context"], d["d_model"], d["n_layers"], d["d_ff"], seed)
+    tr = NumpyGPT(w, d)
+    tr.step(*batches[0])
+    lt = LineTimer()
+    lt.calibrate()
+    for fn in (ref_mod.BlockRef.forward, ref_mod.BlockRef.backward):
+        lt.patch(fn, where=["_transformer_reference"])
+    try:
+        t0 = time.perf_counter()
+        for i in range(steps):
+            tr.step(*batches[i % len(batches)])
+        step_ms = (time.perf_counter() - t0) / steps * 1e3
+    finally:
+        lt.restore()
+    rows = sorted(lt.rows(steps), key=lambda r: -r["us"])
+    top = [r for r in rows if r["us"] >= 0.01 * step_ms * 1e3][:14]
+    print(
+        f"numpy32 GPT step, the block's costliest statements ({steps} steps, {step_ms:.2f} ms/step):"
+    )
+    C.print_table(
+        ["statement", "ms/step", "share"],
+        [[r["source"][:70], f"{r['us'] / 1e3:.3f}", f"{r['us'] / 1e3 / step_ms:.1%}"] for r in top],
+    )
+    return [{**r, "step_ms": step_ms} for r in top]
+
+
 # ----------------------------------------------------------------------------- memory
 
 
@@ -570,7 +603,10 @@ def main(argv: list[str] | None = None) -> int:
         f"exactness of one step vs numpy32: loss rel diff {exact['loss']:.2e}, "
         f"max |g - g_ref| / max |g_ref| {exact['grads']:.2e}\n"
     )
-    prof = None if args.no_profile else profile(d, args.seed, batches["step"], args.profile_steps)
+    prof = None
+    if not args.no_profile:
+        prof = profile(d, args.seed, batches["step"], args.profile_steps)
+        prof["reference"] = profile_reference(d, args.seed, batches["step"], args.profile_steps)
     memory = (
         None
         if args.no_memory
