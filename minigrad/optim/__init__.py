@@ -9,8 +9,13 @@ Two ways to use one:
   ndarrays (`net.params`, `net.gradient(x, t)`); the arrays of `params` are updated in place.
 
 The update rules follow PyTorch (momentum buffers start at the first gradient, Adam's bias
-correction, AdamW's decoupled decay). Hyperparameters are kept as Python floats and state
-buffers take the parameter's dtype, so float32 training stays float32.
+correction, AdamW's decoupled decay). Hyperparameters are kept as Python floats in PyTorch's
+`param_groups` (a list of dicts with 'params', 'lr', ...; `defaults` holds the constructor's
+values) and read as attributes too (`opt.lr`); a list of dicts as `params` gives each group
+its own settings, and the schedulers of `minigrad.optim.lr_scheduler` change a group's 'lr'.
+State buffers take the parameter's dtype, so float32 training stays float32. A float16
+parameter is the exception: its optimizer keeps a float32 master copy (state 'master') and
+float32 buffers, so that each step is the float32 step rounded to float16.
 
 A gradient whose shape differs from its parameter's is an error naming the parameter, raised
 before anything is updated. `state_dict()`/`load_state_dict()` (and `save(path)`/`load(path)`)
@@ -29,7 +34,7 @@ import numpy as np
 from minigrad._archive import read_archive, write_archive
 from minigrad.core import Variable
 
-__all__ = ["Optimizer", "SGD", "AdaGrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "AdaGrad", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
 
 
 def __dir__() -> list[str]:
@@ -60,44 +65,157 @@ def _unit(opt: str, name: str, value: Any) -> float:
     return v
 
 
-class Optimizer:
-    """Base class: holds the parameters (a list fixed at construction) and per-parameter
-    state. Subclasses define `_update(data, g, state)`, which updates the ndarray `data` in
-    place from its gradient `g` and the dict `state` of that parameter."""
+# Keys a param group may hold besides the optimizer's settings: the schedulers' own (PyTorch's
+# names), so that a group saved while a schedule ran can be given back to a constructor.
+_SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"})
 
-    def __init__(self, params: Iterable[Variable] | None) -> None:
+
+def _master_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of the state (and master copy) of a parameter of `dtype`: float32 for float16,
+    whose 10-bit mantissa loses small updates and whose range turns Adam's eps and v into 0."""
+    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize < 4 else dtype
+
+
+class _Setting:
+    """A hyperparameter read and set as an attribute (`opt.lr`), kept in `param_groups`:
+    reading needs every group to agree; setting checks the value and sets it in `defaults`
+    and in every group."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, opt: Optimizer | None, owner: type) -> Any:
+        if opt is None:
+            return self
+        values = [g[self.name] for g in opt.param_groups]
+        if any(v != values[0] for v in values[1:]):
+            raise ValueError(
+                f"{type(opt).__name__}.{self.name}: the param groups have different values "
+                f"{values}; read optimizer.param_groups[i][{self.name!r}]"
+            )
+        return values[0]
+
+    def __set__(self, opt: Optimizer, value: Any) -> None:
+        checked = [
+            opt._checked({**_settings_of(g, opt.defaults), self.name: value})[self.name]
+            for g in opt.param_groups
+        ]
+        opt.defaults[self.name] = checked[0]
+        for g, v in zip(opt.param_groups, checked):
+            g[self.name] = v
+
+
+def _settings_of(group: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A group's values of the optimizer's settings (the keys of `defaults`)."""
+    return {k: group[k] for k in defaults}
+
+
+class Optimizer:
+    """Base class: holds the parameters (fixed at construction, or added by
+    `add_param_group`) in `param_groups`, the settings given to the constructor in `defaults`,
+    and per-parameter state. Subclasses define `_checked(settings)` (the settings checked) and
+    `_update(data, g, state, group)`, which updates the ndarray `data` in place from its
+    gradient `g`, the dict `state` of that parameter and the settings of its group."""
+
+    lr = _Setting()
+
+    def __init__(self, params: Any, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
+        self.defaults: dict[str, Any] = self._checked(defaults)
+        self.param_groups: list[dict[str, Any]] = []
         self.params: list[Variable] | None = None
-        if params is not None:
-            if isinstance(params, Variable):
-                raise TypeError(
-                    f"{name}: params must be an iterable of Parameters; wrap one in a list"
-                )
-            if isinstance(params, Mapping):
-                raise TypeError(
-                    f"{name}: params is a dict; pass Parameters (e.g. model.parameters()), or "
-                    "leave params out and call update(params, grads) with the book's dicts"
-                )
-            plist = list(params)
-            for i, p in enumerate(plist):
-                if not isinstance(p, Variable):
-                    raise TypeError(
-                        f"{name}: params[{i}] is a {type(p).__name__}, not a Parameter (for "
-                        "dicts of ndarrays, call update(params, grads))"
-                    )
-                if not p.requires_grad or p.creator is not None:
-                    raise ValueError(
-                        f"{name}: params[{i}] ({p.name or 'unnamed'}) is not a leaf that "
-                        "requires grad"
-                    )
-            if not plist:
-                raise ValueError(f"{name}: got an empty parameter list")
-            if len({id(p) for p in plist}) != len(plist):
-                raise ValueError(f"{name}: a parameter appears more than once in params")
-            self.params = plist
-        # One state dict per parameter (by position) for step(), per key for update().
-        self.state: list[dict[str, Any]] = [{} for _ in self.params or ()]
+        # One state dict per parameter (by position in `params`) for step(), per key for update().
+        self.state: list[dict[str, Any]] = []
         self.key_state: dict[Any, dict[str, Any]] = {}
+        # Counted so that a scheduler can tell when its step() comes before the first update.
+        self._step_count = 0
+        if params is None:
+            # The book's way: one group without parameters, whose settings update() uses.
+            self.param_groups.append({"params": [], **self.defaults})
+            return
+        if isinstance(params, Variable):
+            raise TypeError(f"{name}: params must be an iterable of Parameters; wrap one in a list")
+        if isinstance(params, Mapping):
+            raise TypeError(
+                f"{name}: params is a dict; pass Parameters (e.g. model.parameters()), or "
+                "leave params out and call update(params, grads) with the book's dicts"
+            )
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(
+                f"{name}: got a {type(params).__name__} (a model); pass its parameters: "
+                f"{name}(model.parameters(), ...)"
+            )
+        try:
+            used_once = iter(params) is params
+        except TypeError:
+            raise TypeError(
+                f"{name}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                f"got {type(params).__name__}"
+            ) from None
+        items = list(params)
+        if not items:
+            if used_once:
+                raise ValueError(
+                    f"{name}: params is an iterator that gave no parameters; was it used up "
+                    "already (by another optimizer, or a list() of it)? model.parameters() can "
+                    "be read once: call it again for each optimizer"
+                )
+            raise ValueError(f"{name}: got an empty parameter list")
+        self.params = []
+        if all(isinstance(g, Mapping) for g in items):
+            for group in items:
+                self.add_param_group(group)
+        else:
+            self.add_param_group({"params": items})
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group of parameters with its own settings (those it lacks come from
+        `defaults`), as PyTorch's: `{"params": [...], "lr": 0.01}`."""
+        name = type(self).__name__
+        if not isinstance(param_group, Mapping) or "params" not in param_group:
+            raise TypeError(
+                f"{name}: a param group must be a dict with a 'params' key, got "
+                f"{type(param_group).__name__}"
+            )
+        unknown = set(param_group) - {"params"} - set(self.defaults) - _SCHEDULER_KEYS
+        if unknown:
+            raise ValueError(
+                f"{name}: a param group has unknown settings {sorted(unknown)} (the settings "
+                f"are {sorted(self.defaults)})"
+            )
+        group_params = param_group["params"]
+        if isinstance(group_params, Variable):
+            group_params = [group_params]
+        elif isinstance(group_params, Mapping) or not isinstance(group_params, Iterable):
+            raise TypeError(
+                f"{name}: a param group's 'params' must be an iterable of Parameters, got "
+                f"{type(group_params).__name__}"
+            )
+        plist = list(group_params)
+        start = len(self.params or ())
+        for i, p in enumerate(plist, start):
+            if not isinstance(p, Variable):
+                raise TypeError(
+                    f"{name}: params[{i}] is a {type(p).__name__}, not a Parameter (for "
+                    "dicts of ndarrays, call update(params, grads))"
+                )
+            if not p.requires_grad or p.creator is not None:
+                raise ValueError(
+                    f"{name}: params[{i}] ({p.name or 'unnamed'}) is not a leaf that requires grad"
+                )
+        if not plist:
+            raise ValueError(f"{name}: got an empty parameter list")
+        seen = {id(p) for p in self.params or ()}
+        if len({id(p) for p in plist} | seen) != len(plist) + len(seen):
+            raise ValueError(f"{name}: a parameter appears more than once in params")
+        settings = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
+        group = {"params": plist, **self._checked(_settings_of(settings, self.defaults))}
+        group.update((k, v) for k, v in settings.items() if k in _SCHEDULER_KEYS)
+        if self.params is None:
+            self.params = []
+        self.params.extend(plist)
+        self.state.extend({} for _ in plist)
+        self.param_groups.append(group)
 
     def zero_grad(self) -> None:
         """Forget the gradients of the parameters (`grad` becomes None)."""
@@ -107,11 +225,30 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient, in place. A gradient of another shape
         than its parameter raises before anything is updated."""
-        params = self._check_grads("step")
-        for p, state in zip(params, self.state):
-            g = p.grad
-            if g is not None:
-                self._update(p.data, g.data, state)
+        self._check_grads("step")
+        states = iter(self.state)
+        for group in self.param_groups:
+            for p, state in zip(group["params"], states):
+                g = p.grad
+                if g is not None:
+                    self._apply(p.data, g.data, state, group)
+        self._step_count += 1
+
+    def _apply(
+        self, data: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """`_update` on `data`, or for float16 on its float32 master copy, which is then
+        rounded into `data`: a float16 step is the float32 step rounded."""
+        if _master_dtype(data.dtype) == data.dtype:
+            self._update(data, g, state, group)
+            return
+        master = state.get("master")
+        if master is None or not np.array_equal(master.astype(data.dtype), data):
+            # First step, or the weights were changed outside the optimizer (loaded, set):
+            # the master copy starts again from them.
+            master = state["master"] = data.astype(np.float32)
+        self._update(master, g.astype(np.float32), state, group)
+        data[...] = master
 
     def _check_grads(self, what: str) -> list[Variable]:
         """The parameters, after checking that each gradient has its parameter's shape."""
@@ -129,10 +266,11 @@ class Optimizer:
 
     def update(self, params: Mapping[Any, Any], grads: Mapping[Any, Any]) -> None:
         """The book's interface: for each key of `grads`, update the array `params[key]` in
-        place from `grads[key]` (ndarrays, or Parameters/Variables whose data is used). All
-        keys and shapes are checked before anything is updated. An updated array is then
-        assigned back (`params[key] = array`, as the book's `params[key] -= ...` does), so a
-        model's `params` (TwoLayerNet's) knows that its parameters changed."""
+        place from `grads[key]` (ndarrays, or Parameters/Variables whose data is used), with
+        the settings of the first param group. All keys and shapes are checked before
+        anything is updated. An updated array is then assigned back (`params[key] = array`,
+        as the book's `params[key] -= ...` does), so a model's `params` (TwoLayerNet's) knows
+        that its parameters changed."""
         name = type(self).__name__
         todo = []
         for key, g in grads.items():
@@ -152,34 +290,51 @@ class Optimizer:
                     f"has shape {data.shape}; nothing was updated"
                 )
             todo.append((key, p, data, gd))
+        group = self.param_groups[0]
         for key, p, data, gd in todo:
             state = self.key_state.get(key)
             if state is None:
                 state = self.key_state[key] = {}
-            self._update(data, gd, state)
+            self._apply(data, np.asarray(gd), state, group)
             if p is data and isinstance(params, dict):
                 params[key] = data
+        self._step_count += 1
 
     # -- saving and resuming
     def state_dict(self) -> dict[str, Any]:
-        """What resumes this optimizer exactly: `{"type", "settings", "state", "key_state"}`
-        with copies of the buffers (momentum, Adam's moments and step count, ...). `state` is
-        a list, one dict per parameter in the order given; `key_state` is that of `update`."""
+        """What resumes this optimizer exactly: `{"type", "settings", "param_groups",
+        "state", "key_state"}` with copies of the buffers (momentum, Adam's moments and step
+        count, float16 parameters' float32 master copies, ...). `settings` is `defaults`;
+        `param_groups` holds each group's settings (as changed by a scheduler) with 'params'
+        the positions of its parameters; `state` is a list, one dict per parameter in the
+        order given; `key_state` is that of `update`."""
 
         def copied(state: dict[str, Any]) -> dict[str, Any]:
             return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
 
+        groups, start = [], 0
+        for g in self.param_groups:
+            n = len(g["params"])
+            groups.append(
+                {
+                    **{k: v for k, v in g.items() if k != "params"},
+                    "params": list(range(start, start + n)),
+                }
+            )
+            start += n
         return {
             "type": type(self).__name__,
-            "settings": dict(self._settings()),
+            "settings": dict(self.defaults),
+            "param_groups": groups,
             "state": [copied(st) for st in self.state],
             "key_state": {k: copied(st) for k, st in self.key_state.items()},
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore what `state_dict()` returned: the settings (lr, ...) and the buffers,
-        copied and cast to the parameters' dtypes. Checked before anything changes: the
-        optimizer's type, the number of parameters and each buffer's shape."""
+        """Restore what `state_dict()` returned: the settings (lr, ...) of `defaults` and of
+        each param group, and the buffers, copied and cast to the parameters' dtypes (float32
+        for float16 parameters). Checked before anything changes: the optimizer's type, the
+        settings, the number of groups and of parameters and each buffer's shape."""
         name = type(self).__name__
         where = f"{name}.load_state_dict"
         if not isinstance(state_dict, Mapping) or not {"settings", "state"} <= set(state_dict):
@@ -189,12 +344,11 @@ class Optimizer:
         kind = state_dict.get("type", name)
         if kind != name:
             raise ValueError(f"{where}: the state dict is of a {kind}, not of a {name}")
+        own = self.defaults
         settings = dict(state_dict["settings"])
-        own = self._settings()
         if set(settings) != set(own):
             raise ValueError(f"{where}: settings {sorted(settings)}, expected {sorted(own)}")
-        settings = {k: _like(own[k], v) for k, v in settings.items()}
-        type(self)(None, **settings)  # validates the values, as the constructor does
+        defaults = self._checked({k: _like(own[k], v) for k, v in settings.items()})
         states = list(state_dict["state"])
         params = self.params or []
         if len(states) != len(params):
@@ -202,6 +356,29 @@ class Optimizer:
                 f"{where}: the state dict has state for {len(states)} parameters, this "
                 f"optimizer has {len(params)}"
             )
+        # A state dict from before param groups: one setting for every group.
+        saved_groups = state_dict.get("param_groups")
+        if saved_groups is None:
+            saved_groups = [dict(defaults, params=g["params"]) for g in self.param_groups]
+        saved_groups = list(saved_groups)
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{where}: the state dict has {len(saved_groups)} param groups, this optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        groups = []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{where}: param group {i} has {len(saved['params'])} parameters in the "
+                    f"state dict and {len(group['params'])} here"
+                )
+            missing = set(own) - set(saved)
+            if missing:
+                raise ValueError(f"{where}: param group {i} lacks {sorted(missing)}")
+            values = self._checked({k: _like(own[k], saved[k]) for k in own})
+            values.update((k, float(v)) for k, v in saved.items() if k in _SCHEDULER_KEYS)
+            groups.append(values)
         new_states = [
             _restored(st, p.data, f"{where}: params[{i}] ({p.name or 'unnamed'})")
             for i, (p, st) in enumerate(zip(params, states))
@@ -210,8 +387,11 @@ class Optimizer:
             k: _restored(st, None, f"{where}: key_state[{k!r}]")
             for k, st in dict(state_dict.get("key_state", {})).items()
         }
-        for k, v in settings.items():
-            setattr(self, k, v)
+        self.defaults = defaults
+        for group, values in zip(self.param_groups, groups):
+            for k in [k for k in group if k in _SCHEDULER_KEYS]:
+                del group[k]
+            group.update(values)
         self.state = new_states
         self.key_state = key_state
 
@@ -222,6 +402,8 @@ class Optimizer:
         arrays: dict[str, np.ndarray] = {"type": np.array(sd["type"])}
         for k, v in sd["settings"].items():
             arrays[f"settings/{k}"] = np.asarray(v)
+        for i, group in enumerate(sd["param_groups"]):
+            arrays.update((f"param_groups/{i}/{k}", np.asarray(v)) for k, v in group.items())
         for i, st in enumerate(sd["state"]):
             arrays.update((f"state/{i}/{k}", np.asarray(v)) for k, v in st.items())
         arrays["state/count"] = np.array(len(sd["state"]))
@@ -250,17 +432,22 @@ class Optimizer:
             "state": [{} for _ in range(int(arrays["state/count"]))],
             "key_state": {},
         }
+        groups: dict[int, dict[str, Any]] = {}
         for name, a in arrays.items():
             part = name.split("/")
             value = a[()] if a.ndim == 0 else a
             if part[0] == "settings":
                 sd["settings"][part[1]] = value
+            elif part[0] == "param_groups":
+                groups.setdefault(int(part[1]), {})[part[2]] = value
             elif part[0] == "state" and len(part) == 3:
                 sd["state"][int(part[1])][part[2]] = value
             elif part[0] == "key_state":
                 st = sd["key_state"].setdefault(part[1], {})
                 if part[2]:
                     st[part[2]] = value
+        if groups:  # archives written before param groups have none
+            sd["param_groups"] = [groups[i] for i in sorted(groups)]
         self.load_state_dict(sd)
 
     def _require_params(self, what: str) -> list[Variable]:
@@ -271,15 +458,24 @@ class Optimizer:
             )
         return self.params
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    @classmethod
+    def _checked(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings, checked and normalised (Python floats); raises on a bad one."""
+        raise NotImplementedError
+
+    def _update(
+        self, data: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v}" for k, v in self._settings().items())
-        return f"{type(self).__name__}({settings})"
+        def listed(settings: Mapping[str, Any]) -> str:
+            return ", ".join(f"{k}={settings[k]}" for k in self.defaults)
 
-    def _settings(self) -> dict[str, Any]:
-        return {}
+        if len(self.param_groups) == 1:
+            return f"{type(self).__name__}({listed(self.param_groups[0])})"
+        groups = "; ".join(f"group {i}: {listed(g)}" for i, g in enumerate(self.param_groups))
+        return f"{type(self).__name__}({groups})"
 
 
 def _like(template: Any, value: Any) -> Any:
@@ -292,8 +488,8 @@ def _like(template: Any, value: Any) -> Any:
 
 
 def _restored(state: Any, like: np.ndarray | None, where: str) -> dict[str, Any]:
-    """One parameter's state from a state dict: arrays copied (in `like`'s shape and dtype
-    when given), numbers as Python numbers; a wrong shape raises."""
+    """One parameter's state from a state dict: arrays copied (in `like`'s shape and state
+    dtype when given), numbers as Python numbers; a wrong shape raises."""
     if not isinstance(state, Mapping):
         raise TypeError(f"{where}: expected a dict of buffers, got {type(state).__name__}")
     out: dict[str, Any] = {}
@@ -307,189 +503,10 @@ def _restored(state: Any, like: np.ndarray | None, where: str) -> dict[str, Any]
                 f"{like.shape}; nothing was loaded"
             )
         else:
-            out[k] = np.array(a, dtype=None if like is None else like.dtype)
+            out[k] = np.array(a, dtype=None if like is None else _master_dtype(like.dtype))
     return out
 
 
-class SGD(Optimizer):
-    """p -= lr * g, with optional momentum, Nesterov momentum and L2 weight decay.
-
-    With weight decay g += weight_decay * p; with momentum, buf = g at the first step and
-    buf = momentum * buf + g after, and the step uses buf (or g + momentum * buf with
-    `nesterov`). The book's Momentum (v = momentum * v - lr * g; p += v) is the same update.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Variable] | None = None,
-        lr: float = 0.01,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-    ) -> None:
-        self.lr = _at_least_zero("SGD", "lr", lr)
-        self.momentum = _at_least_zero("SGD", "momentum", momentum)
-        self.weight_decay = _at_least_zero("SGD", "weight_decay", weight_decay)
-        self.nesterov = bool(nesterov)
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("SGD: nesterov needs a momentum > 0")
-        super().__init__(params)
-
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place (see Optimizer.step)."""
-        if self.momentum or self.weight_decay:
-            super().step()
-            return
-        # Plain SGD, the hot loop of most training: one multiply and one in-place subtract.
-        lr = self.lr
-        for p in self._check_grads("step"):
-            g = p.grad
-            if g is not None:
-                d = p.data
-                d -= lr * g.data  # in place (cheaper than np.subtract(..., out=d))
-
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        if self.weight_decay:
-            g = g + self.weight_decay * data
-        if self.momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=data.dtype)
-            else:
-                buf *= self.momentum
-                buf += g
-            g = g + self.momentum * buf if self.nesterov else buf
-        data -= self.lr * g
-
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-        }
-
-
-def _zeros_in(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
-    """The parameter's buffer `state[key]`, made as zeros like the parameter on first use."""
-    buf = state.get(key)
-    if buf is None:
-        buf = state[key] = np.zeros_like(like)
-    return buf
-
-
-class AdaGrad(Optimizer):
-    """h += g * g; p -= lr * g / (sqrt(h) + eps)  (h starts at zero)."""
-
-    def __init__(
-        self, params: Iterable[Variable] | None = None, lr: float = 0.01, eps: float = 1e-8
-    ) -> None:
-        self.lr = _at_least_zero("AdaGrad", "lr", lr)
-        self.eps = _at_least_zero("AdaGrad", "eps", eps)
-        super().__init__(params)
-
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        h = _zeros_in(state, "sum", data)
-        h += g * g
-        data -= self.lr * g / (np.sqrt(h) + self.eps)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr, "eps": self.eps}
-
-
-class RMSprop(Optimizer):
-    """v = alpha * v + (1 - alpha) * g * g; p -= lr * g / (sqrt(v) + eps)  (v starts at zero)."""
-
-    def __init__(
-        self,
-        params: Iterable[Variable] | None = None,
-        lr: float = 0.01,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-    ) -> None:
-        self.lr = _at_least_zero("RMSprop", "lr", lr)
-        self.alpha = _unit("RMSprop", "alpha", alpha)
-        self.eps = _at_least_zero("RMSprop", "eps", eps)
-        super().__init__(params)
-
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        v = _zeros_in(state, "square_avg", data)
-        v *= self.alpha
-        v += (1 - self.alpha) * (g * g)
-        data -= self.lr * g / (np.sqrt(v) + self.eps)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps}
-
-
-class Adam(Optimizer):
-    """Adam (Kingma and Ba), with PyTorch's bias correction. At step k (from 1):
-    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-    p -= lr * (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps).
-    `weight_decay` adds weight_decay * p to g first (L2, as torch.optim.Adam); see AdamW.
-    `weight_decay=None` means the class's default: 0 for Adam, 0.01 for AdamW (as PyTorch).
-    """
-
-    _decoupled = False
-    default_weight_decay = 0.0
-
-    def __init__(
-        self,
-        params: Iterable[Variable] | None = None,
-        lr: float = 0.001,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float | None = None,
-    ) -> None:
-        name = type(self).__name__
-        if weight_decay is None:
-            weight_decay = self.default_weight_decay
-        self.lr = _at_least_zero(name, "lr", lr)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: betas must be a pair of numbers, got {betas!r}") from None
-        self.betas = (_unit(name, "betas[0]", b1), _unit(name, "betas[1]", b2))
-        self.eps = _at_least_zero(name, "eps", eps)
-        self.weight_decay = _at_least_zero(name, "weight_decay", weight_decay)
-        super().__init__(params)
-
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        b1, b2 = self.betas
-        if self.weight_decay:
-            if self._decoupled:
-                data *= 1 - self.lr * self.weight_decay
-            else:
-                g = g + self.weight_decay * data
-        m = state.get("exp_avg")
-        if m is None:
-            m = state["exp_avg"] = np.zeros_like(data)
-            state["exp_avg_sq"] = np.zeros_like(data)
-            state["step"] = 0
-        v = state["exp_avg_sq"]
-        k = state["step"] = state["step"] + 1
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * (g * g)
-        step_size = self.lr / (1 - b1**k)
-        denom = np.sqrt(v)
-        denom /= math.sqrt(1 - b2**k)
-        denom += self.eps
-        data -= step_size * (m / denom)
-
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "betas": self.betas,
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-        }
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter): p *= 1 - lr * weight_decay
-    before each Adam step, instead of adding the decay to the gradient (default 0.01)."""
-
-    _decoupled = True
-    default_weight_decay = 0.01
+# The schedulers and the update rules; both import the base class above.
+from minigrad.optim import lr_scheduler  # noqa: E402 - it imports Optimizer from here
+from minigrad.optim.rules import SGD, AdaGrad, Adam, AdamW, RMSprop  # noqa: E402
