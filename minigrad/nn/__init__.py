@@ -1,6 +1,7 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
 norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
-MLP), and the hand-over of weights to and from PyTorch.
+MLP), the hand-over of weights to and from PyTorch, and training tools (`nn.utils`: gradient
+clipping; `nn.summary`).
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -9,7 +10,17 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+    utils,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
@@ -18,6 +29,7 @@ from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
+from minigrad.nn.utils import summary
 
 __all__ = [
     *module.__all__,
@@ -31,4 +43,6 @@ __all__ = [
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",
+    "utils",
+    "summary",
 ]
