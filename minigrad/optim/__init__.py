@@ -113,15 +113,17 @@ def _settings_of(group: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[
 class Optimizer:
     """Base class: holds the parameters (fixed at construction, or added by
     `add_param_group`) in `param_groups`, the settings given to the constructor in `defaults`,
-    and per-parameter state. Subclasses define `_checked(settings)` (the settings checked) and
-    `_update(data, g, state, group)`, which updates the ndarray `data` in place from its
-    gradient `g`, the dict `state` of that parameter and the settings of its group."""
+    and per-parameter state. A subclass passes its settings to `__init__(params, defaults)`
+    (a dict such as `{"lr": lr}`), may check them in the classmethod `_checked(settings)`,
+    and defines `_update(data, g, state, group)`, which updates the ndarray `data` in place
+    from its gradient `g`, the dict `state` of that parameter and the settings of its
+    `group` (`group["lr"]`, ...)."""
 
     lr = _Setting()
 
-    def __init__(self, params: Any, defaults: Mapping[str, Any]) -> None:
+    def __init__(self, params: Any, defaults: Mapping[str, Any] | None = None) -> None:
         name = type(self).__name__
-        self.defaults: dict[str, Any] = self._checked(defaults)
+        self.defaults: dict[str, Any] = self._checked(defaults or {})
         self.param_groups: list[dict[str, Any]] = []
         self.params: list[Variable] | None = None
         # One state dict per parameter (by position in `params`) for step(), per key for update().
@@ -460,8 +462,9 @@ class Optimizer:
 
     @classmethod
     def _checked(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """The settings, checked and normalised (Python floats); raises on a bad one."""
-        raise NotImplementedError
+        """The settings, checked and normalised (Python floats); raises on a bad one. The
+        base class takes them as they are."""
+        return dict(settings)
 
     def _update(
         self, data: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]

@@ -120,3 +120,22 @@ def test_a_used_up_generator_is_named():
         TypeError, match=r"SGD: params must be an iterable of Parameters .* got int"
     ):
         optim.SGD(3)
+
+
+def test_an_optimizer_of_ones_own():
+    class SignSGD(optim.Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, {"lr": lr})
+
+        def _update(self, data, g, state, group):
+            data -= group["lr"] * np.sign(g)
+
+    p = Parameter(np.array([1.0, -1.0]))
+    opt = SignSGD([p], lr=0.5)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(2):
+        p.grad = Variable(np.array([3.0, -0.1]))
+        opt.step()
+        sched.step()
+    np.testing.assert_array_equal(p.data, [1.0 - 0.75, -1.0 + 0.75])
+    assert opt.lr == 0.125 and repr(opt) == "SignSGD(lr=0.125)"
