@@ -25,6 +25,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from minigrad.core import Variable
 from minigrad.optim import Optimizer
 
 __all__ = [
@@ -459,13 +462,13 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: Any) -> None:  # type: ignore[override]
         """Note the metric of this epoch (a number, or a 1-element array or Variable) and
         lower the rates if it has not improved for more than `patience` steps."""
-        data = getattr(metrics, "data", metrics)
-        try:
-            current = float(data)
-        except (TypeError, ValueError):
+        a = np.asarray(metrics.data if isinstance(metrics, Variable) else metrics)
+        if a.size != 1 or a.dtype.kind not in "biuf":
             raise TypeError(
-                f"ReduceLROnPlateau.step: the metric must be a number, got {type(metrics).__name__}"
-            ) from None
+                "ReduceLROnPlateau.step: the metric must be a number (or a 1-element array), "
+                f"got {type(metrics).__name__}" + (f" of shape {a.shape}" if a.size != 1 else "")
+            )
+        current = float(a.reshape(()))
         self.last_epoch += 1
         if self._better(current):
             self.best = current

@@ -112,8 +112,8 @@ def test_reduce_on_plateau_closed_form():
         seen.append(sched.get_last_lr()[0])
     # bad epochs from step 3 on; a cut after 3 bad ones, then a step of cooldown
     assert seen == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25]
-    for _ in range(10):
-        sched.step(Variable(np.array(4.0)))
+    for metric in [Variable(np.array(4.0)), np.array(4.0), np.float32(4.0), np.array([4.0])] * 3:
+        sched.step(metric)
     assert opt.lr == 0.2  # min_lr
 
 
@@ -292,6 +292,11 @@ def test_resuming_with_last_epoch_needs_initial_lr():
         ),
         (lambda o: S.ReduceLROnPlateau(o, mode="up"), ValueError, r"mode must be 'min' or 'max'"),
         (lambda o: S.ReduceLROnPlateau(o).step("low"), TypeError, r"metric must be a number"),
+        (
+            lambda o: S.ReduceLROnPlateau(o).step(np.ones(3)),
+            TypeError,
+            r"metric must be a number \(or a 1-element array\), got ndarray of shape \(3,\)",
+        ),
         (
             lambda o: S.StepLR(o, 2).load_state_dict(S.ExponentialLR(o, 0.5).state_dict()),
             ValueError,
