@@ -1,6 +1,7 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
 norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
-MLP), and the hand-over of weights to and from PyTorch.
+MLP), the hand-over of weights to and from PyTorch, and training tools (`nn.utils`: gradient
+clipping; `nn.summary`).
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -19,6 +20,7 @@ from minigrad.nn import (
     models,
     module,
     normalization,
+    utils,
 )
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
@@ -29,6 +31,7 @@ from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
+from minigrad.nn.utils import summary
 
 __all__ = [
     *module.__all__,
@@ -43,4 +46,6 @@ __all__ = [
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",
+    "utils",
+    "summary",
 ]
