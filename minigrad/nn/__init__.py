@@ -1,8 +1,7 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
-norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
-MLP), the hand-over of weights to and from PyTorch, and training tools (`nn.utils`: gradient
-clipping; `nn.summary`).
-
+norm, embedding, layer norm, attention and the transformer block), losses, initializers and
+models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP), the hand-over of weights to
+and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
 >>> [name for name, _ in net.named_parameters()]
@@ -20,6 +19,7 @@ from minigrad.nn import (
     models,
     module,
     normalization,
+    transformer,
     utils,
 )
 from minigrad.nn.conv import *  # noqa: F403
@@ -31,6 +31,7 @@ from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
+from minigrad.nn.transformer import *  # noqa: F403
 from minigrad.nn.utils import summary
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     *conv.__all__,
     *embedding.__all__,
     *normalization.__all__,
+    *transformer.__all__,
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
