@@ -1,7 +1,13 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
+<<<<<<< HEAD
 norm, layer norm, attention and the transformer block), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
 MLP; GPT), and the hand-over of weights to and from PyTorch.
 
+=======
+norm, embedding, layer norm, attention and the transformer block), losses, initializers and
+models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP), the hand-over of weights to
+and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
+>>>>>>> main
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
 >>> [name for name, _ in net.named_parameters()]
@@ -21,6 +27,7 @@ from minigrad.nn import (
     module,
     normalization,
     transformer,
+    utils,
 )
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
@@ -33,6 +40,7 @@ from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 from minigrad.nn.transformer import *  # noqa: F403
+from minigrad.nn.utils import summary
 
 __all__ = [
     *module.__all__,
@@ -49,4 +57,6 @@ __all__ = [
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",
+    "utils",
+    "summary",
 ]
