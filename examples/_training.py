@@ -188,3 +188,24 @@ def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float)
     print(
         f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
     )
+
+
+def plot_lm_curves(history: dict[str, list[float]], baseline: float, path: str) -> str:
+    """A language model's train and validation loss per evaluation (nats per character) beside
+    a baseline's (the bigram's) horizontal line, into a PNG; returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(history["step"], history["train"], marker="o", label="train")
+    ax.plot(history["step"], history["val"], marker="s", label="validation")
+    ax.axhline(baseline, color="gray", linestyle="--", label=f"bigram baseline {baseline:.3f}")
+    ax.set(xlabel="training step", ylabel="loss (nats per character)", title="character GPT")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

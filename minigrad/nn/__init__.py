@@ -1,7 +1,13 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
+<<<<<<< HEAD
+norm, layer norm, attention and the transformer block), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
+MLP; GPT), and the hand-over of weights to and from PyTorch.
+
+=======
 norm, embedding, layer norm, attention and the transformer block), losses, initializers and
 models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP), the hand-over of weights to
 and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
+>>>>>>> main
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
 >>> [name for name, _ in net.named_parameters()]
@@ -13,6 +19,7 @@ from minigrad.nn import (
     conv,
     convnets,
     embedding,
+    gpt,
     init,
     layers,
     losses,
@@ -25,6 +32,7 @@ from minigrad.nn import (
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.embedding import *  # noqa: F403
+from minigrad.nn.gpt import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
@@ -42,6 +50,7 @@ __all__ = [
     *embedding.__all__,
     *normalization.__all__,
     *transformer.__all__,
+    *gpt.__all__,
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
