@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._modes import _local
-from minigrad._record import _check_finite, _constant
+from minigrad._record import _check_finite, _constant, check_versions
 from minigrad.core import RELEASED, Function, Variable, _to_array
 
 __all__ = ["grad", "run_backward"]
@@ -140,6 +140,11 @@ def run_backward(
             entry = acc.pop(y, None)
             if entry is None:
                 continue
+            vs = f._versions
+            if vs is not None and (type(vs) is not int or f.inputs[0]._version != vs):
+                # A leaf this op saved may have changed since forward (check_versions says);
+                # a bare int is input 0's version, compared here without a call.
+                check_versions(f, vs)
             gy = entry[0]
             if y._meta is not None:
                 gy = _output_grad(y, gy, p)
@@ -201,6 +206,8 @@ def _backward_one(f: Function, acc: dict[Variable, tuple[Any, bool]], p: _Pass) 
         gys.append(g)
     if all(g is None for g in gys):
         return
+    if f._versions is not None:
+        check_versions(f, f._versions)
     gxs = _call_backward(f, gys, p.create_graph)
     if p.anomaly:
         _check_finite(f, gxs, "backward")

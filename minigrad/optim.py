@@ -112,6 +112,7 @@ class Optimizer:
             g = p.grad
             if g is not None:
                 self._update(p.data, g.data, state)
+                p._version += 1  # an in-place change: graphs recorded before it must not backward
 
     def _check_grads(self, what: str) -> list[Variable]:
         """The parameters, after checking that each gradient has its parameter's shape."""
@@ -157,6 +158,8 @@ class Optimizer:
             if state is None:
                 state = self.key_state[key] = {}
             self._update(data, gd, state)
+            if isinstance(p, Variable):
+                p._version += 1  # an in-place change: graphs recorded before it must not backward
             if p is data and isinstance(params, dict):
                 params[key] = data
 
@@ -347,6 +350,7 @@ class SGD(Optimizer):
             if g is not None:
                 d = p.data
                 d -= lr * g.data  # in place (cheaper than np.subtract(..., out=d))
+                p._version += 1  # an in-place change: graphs recorded before it must not backward
 
     def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         if self.weight_decay:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Parameter, Variable, enable_grad
+from minigrad.core import Function, Parameter, Variable, enable_grad, increment_version
 
 __all__ = ["ParamDict", "FreedGraph", "HandedOut"]
 
@@ -151,6 +151,7 @@ class ParamDict(dict[str, np.ndarray]):
         if value is not p.data:
             np.copyto(p.data, self._checked(key, value))
         dict.__setitem__(self, key, p.data)
+        increment_version(p)
         self._handed_out.free(self._model, f"params[{key!r}] was updated")
 
     def _checked(self, key: Any, value: Any) -> np.ndarray:
@@ -204,6 +205,7 @@ class ParamDict(dict[str, np.ndarray]):
         for k, arr in checked:
             np.copyto(self._owner[k].data, arr)
             dict.__setitem__(self, k, self._owner[k].data)
+            increment_version(self._owner[k])
         if checked:
             self._handed_out.free(self._model, "params.update() was called")
 
