@@ -122,7 +122,8 @@ class Variable:
             requires_grad = floating
         elif requires_grad and not floating:
             raise TypeError(
-                f"Variable: only floating data can require grad, got dtype {data.dtype}"
+                f"Variable: only floating data can require grad, got dtype {data.dtype}; make "
+                "it floating first (Variable(a.astype(np.float32), requires_grad=True))"
             )
         self.data: np.ndarray = data
         self.grad: Variable | None = None
