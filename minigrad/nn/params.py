@@ -14,6 +14,11 @@ mini-batch and activations, about 0.3 MiB a step). A freed output keeps its valu
 backward raises an error saying why. Its gradients could not be right anyway: the ops saved
 the parameters' arrays, which now hold other values. PyTorch raises in the same situation
 ("a variable needed for gradient computation has been modified by an inplace operation").
+
+Each such change also bumps the Parameter's version (`minigrad.increment_version`), which
+alone would make a backward through an older output raise. Freeing the graphs is for the
+memory: the book's loop (float64 784-50-10, batch 100, its losses kept in a list) grew by
+212 MiB over 300 steps without it, 3.5 MiB with it.
 """
 
 from __future__ import annotations
