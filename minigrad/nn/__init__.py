@@ -1,13 +1,8 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
-<<<<<<< HEAD
-norm, layer norm, attention and the transformer block), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
-MLP; GPT), and the hand-over of weights to and from PyTorch.
-
-=======
 norm, embedding, layer norm, attention and the transformer block), losses, initializers and
-models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP), the hand-over of weights to
-and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
->>>>>>> main
+models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP; GPT), the hand-over of
+weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
+
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
 >>> [name for name, _ in net.named_parameters()]
