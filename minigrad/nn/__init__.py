@@ -9,7 +9,17 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+    recurrent,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
@@ -17,6 +27,7 @@ from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
+from minigrad.nn.recurrent import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 
 __all__ = [
@@ -28,6 +39,7 @@ __all__ = [
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
+    *recurrent.__all__,
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",
