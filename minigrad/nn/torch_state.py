@@ -30,6 +30,7 @@ import numpy as np
 
 from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution
+from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
@@ -124,6 +125,14 @@ def _own_names_slots(m: Module) -> list[TorchSlot]:
 
 for _cls in (RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell):
     TORCH_LAYOUTS[_cls] = _own_names_slots
+
+
+def _embedding_slots(m: Embedding) -> list[TorchSlot]:
+    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+
+
+TORCH_LAYOUTS[Embedding] = _embedding_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
