@@ -127,7 +127,8 @@ def test_dezero_step_59_training_loop_learns_a_sine_wave():
 
     np.random.seed(0)  # noqa: NPY002
     t = np.linspace(0, 4 * np.pi, 200)
-    xs = (np.sin(t) + np.random.uniform(-0.05, 0.05, t.shape)).astype(np.float32)
+    noise = np.random.default_rng(0).uniform(-0.05, 0.05, t.shape)
+    xs = (np.sin(t) + noise).astype(np.float32)
     model = SimpleLSTM(16, 1)
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     bptt_length = 20
