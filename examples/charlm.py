@@ -182,12 +182,13 @@ def plot(history: dict[str, list[float]], bigram: float, path: str, title: str) 
 
 
 def export(model: CharLM, path: str, x: np.ndarray) -> None:
-    """Write the model as ONNX and compare onnxruntime's logits with minigrad's on x."""
+    """Write the model as ONNX (any batch size; the sequence length of x) and compare
+    onnxruntime's logits with minigrad's on x."""
     import onnxruntime as ort
 
     import minigrad.onnx
 
-    minigrad.onnx.export(model, x[:2, :8], path)
+    minigrad.onnx.export(model, x[:2], path)
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     with mg.no_grad():
@@ -256,7 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     print(f"trained {count(step, 'step')} in {elapsed:.1f}s", flush=True)
 
-    sample = generate(model, vocab, "The ", args.sample, np.random.default_rng(args.seed))
+    # The prompt "The ", or the validation text's first characters if the text has no "T".
+    prompt = "The " if set("The ") <= set(vocab.chars) else vocab.decode(val_ids[:4])
+    sample = generate(model, vocab, prompt, args.sample, np.random.default_rng(args.seed))
     print("sample: " + sample.replace("\n", "\n        "), flush=True)
     with open(os.path.join(args.out, "sample.txt"), "w", encoding="utf-8") as f:
         f.write(sample + "\n")
