@@ -219,8 +219,8 @@ class Variable:
 
     def unchain_backward(self) -> None:
         """Cut the graph behind this Variable (DeZero's name, for truncated backprop through
-        time): every Variable it was computed from forgets its creator, and every op on the
-        way forgets its parents, so the history behind a hidden state can be freed and a
+        time): every Variable it was computed from (and every other output of the ops that
+        made them) forgets its creator, and every op on the way forgets its parents, so the history behind a hidden state can be freed and a
         later backward stops there. This Variable keeps its own creator.
 
         Walks the graph with a stack, not recursion, so a history of any length is cut.
@@ -232,6 +232,13 @@ class Variable:
         stack = [f0]
         while stack:
             f = stack.pop()
+            if f is not f0:
+                # Every output of an op behind this one, also one that nothing here used (an
+                # LSTM step's cell state, read only by the next step), loses its creator.
+                for ref in f.outputs:
+                    y = ref()
+                    if y is not None:
+                        y.creator = None
             for x in f.inputs:
                 if type(x) is not Variable and not isinstance(x, Variable):
                     continue

@@ -17,6 +17,7 @@ from minigrad.functions import (
     linalg,
     losses,
     normalization,
+    recurrent,
     reductions,
     shape,
 )
@@ -28,6 +29,7 @@ from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
 from minigrad.functions.losses import *  # noqa: F403
 from minigrad.functions.normalization import *  # noqa: F403
+from minigrad.functions.recurrent import *  # noqa: F403
 from minigrad.functions.reductions import *  # noqa: F403
 from minigrad.functions.shape import *  # noqa: F403
 
@@ -41,6 +43,7 @@ FAMILIES = (
     losses,
     conv,
     normalization,
+    recurrent,
 )
 
 __all__ = [name for family in FAMILIES for name in family.__all__]
