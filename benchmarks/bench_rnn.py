@@ -149,7 +149,7 @@ class Torch:
         loss.backward()
         self.opt.step()
         self.state = tuple(s.detach() for s in state)
-        return float(loss)
+        return float(loss.detach())
 
 
 def weights32(setting: str, seed: int) -> dict[str, np.ndarray]:

@@ -36,6 +36,7 @@ importer in `importers.py`.
 | scatter_add (getitem's backward) | ScatterND (reduction add, opset 16+), Reshape |
 | max_pool2d's backward ops (pool_scatter, pool_gather) | ScatterND (reduction add, opset 16+) / Gather at the saved argmax, Reshape (fixed batch) |
 | avg_pool2d's backward op (avg_pool_scatter) | ConvTranspose with a constant kernel of 1/(KH*KW) |
+| a call of nn.RNN / nn.LSTM / nn.GRU (its ops, chunk, unbind and lstm_cell among them) | RNN / LSTM / GRU, one node per layer (`minigrad/onnx/recurrent.py`) |
 """
 
 from __future__ import annotations
