@@ -102,7 +102,7 @@ def test_memory_stays_flat_over_1000_truncated_steps():
             assert m1 < m0 + 64 * 1024, (cut, seen)  # not 900 steps' graphs (~2 MB)
         # The control: never cut, the history grows with every step.
         seen = _stateful_loop(300, None, (100, 300))
-        assert seen[300][1] > seen[100][1] + 1000
+        assert seen[300][1] > seen[100][1] + 500  # 200 steps of a few ops each
     finally:
         tracemalloc.stop()
 
@@ -162,6 +162,6 @@ def test_unchain_backward_cuts_the_unused_outputs_of_ops_behind():
     loss.backward()
     loss.unchain_backward()
     assert h.creator is None and c.creator is None
-    h2, _ = mg.F.lstm_cell(a * 1.0, c)
+    h2, _ = mg.F.lstm_cell(a * 1.0, c=c)
     h2.sum().backward()  # stops at c, a leaf now
     assert c.grad is not None

@@ -1,8 +1,10 @@
-"""Recurrent cells fused into one op: `lstm_cell`, the gates and state update of one LSTM step.
+"""Recurrent cells fused into one op: `lstm_cell`, one LSTM step (the hidden matmul, the gates
+and the state update).
 
-Composed of ops, an LSTM step is a chunk, three sigmoids, two tanhs, three products and a
-sum: eleven ops, each with its own output array. Fused, the step keeps one (N, 4H) array of
-activated gates and tanh(c') for backward, as the sequel's and PyTorch's own cells do:
+Composed of ops, an LSTM step is a linear, an add, a chunk, three sigmoids, two tanhs, three
+products and a sum: thirteen ops, each with its own output array. Fused, the step keeps one
+(N, 4H) array of activated gates and tanh(c') for backward, as the sequel's and PyTorch's own
+cells do:
 measured on examples/charlm.py's step (hidden 256, T 64, batch 32), minigrad's training step
 went from 1.25x to ~1.05x a hand-written NumPy LSTM, and its peak memory of activations from
 about 2.5x to about 1.2x (benchmarks/bench_rnn.py).
@@ -21,24 +23,43 @@ __all__ = ["lstm_cell"]
 
 
 class LSTMCell(Function):
-    """(h', c') from the pre-activation gates a = x W_ih^T + b_ih + h W_hh^T + b_hh, (N, 4H)
-    in PyTorch's order (i, f, g, o), and the cell state c (N, H) (absent: zeros).
+    """One LSTM step: (h', c') from the input's gate projection xw = x W_ih^T + b (N, 4H), in
+    PyTorch's order (i, f, g, o), and the previous state: h (N, H) with W_hh (4H, H), and c
+    (N, H); a missing h or c is zeros (the op's settings say which are given).
 
-    i, f, o = sigmoid of their blocks, g = tanh of its block; c' = f c + i g; h' = o tanh(c').
-    Backward, with dc = gc' + gh' o (1 - tanh(c')^2): da = [dc g i (1 - i), dc c f (1 - f),
-    dc i (1 - g^2), gh' tanh(c') o (1 - o)], dc_prev = dc f. Recorded (create_graph), the
-    backward recomputes the gates from a with ops, so it is differentiable again.
+    a = xw + h W_hh^T; i, f, o = sigmoid of their blocks, g = tanh of its block;
+    c' = f c + i g; h' = o tanh(c'). Backward, with dc = gc' + gh' o (1 - tanh(c')^2):
+    da = [dc g i (1 - i), dc c f (1 - f), dc i (1 - g^2), gh' tanh(c') o (1 - o)];
+    gxw = da, gh = da W_hh, gW_hh = da^T h, gc = dc f. Recorded (create_graph), the backward
+    recomputes the gates with ops, so it is differentiable again.
     """
 
     rule = (
-        "dc = gc + gh * o * (1 - tanh(c')**2); ga = [dc*g*i(1-i), dc*c*f(1-f), dc*i*(1-g**2), "
-        "gh*tanh(c')*o(1-o)]; gc_prev = dc * f"
+        "dc = gc' + gh' * o * (1 - tanh(c')**2); da = [dc*g*i(1-i), dc*c*f(1-f), "
+        "dc*i*(1-g**2), gh'*tanh(c')*o(1-o)]; gxw = da, gh = da @ W_hh, gW_hh = da.T @ h, "
+        "gc = dc * f"
     )
     backward_on_arrays = True
     name = "lstm_cell"
+    __slots__ = ("has_h", "has_c")
 
-    def forward(self, a: np.ndarray, c: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        H = a.shape[1] // 4
+    def __init__(self, has_h: bool, has_c: bool) -> None:
+        self.has_h = has_h
+        self.has_c = has_c
+
+    def _parts(self, xs: tuple[Any, ...]) -> tuple[Any, Any, Any, Any]:
+        """(xw, h, W_hh, c) from the inputs, None where absent."""
+        h = W = c = None
+        if self.has_h:
+            h, W = xs[1], xs[2]
+        if self.has_c:
+            c = xs[-1]
+        return xs[0], h, W, c
+
+    def forward(self, *xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xw, h, W, c = self._parts(xs)
+        H = xw.shape[1] // 4
+        a = xw if h is None else xw + h @ W.T
         # The sigmoid of all four blocks on one contiguous array, then tanh for g: ufuncs with
         # out= on strided column blocks gave wrong values for H = 1 (NumPy 2.4's negative).
         A = sigmoid_array(a)
@@ -58,8 +79,7 @@ class LSTMCell(Function):
         A, tc = self.gates, self.tc
         H = A.shape[1] // 4
         i, f, g, o = A[:, :H], A[:, H : 2 * H], A[:, 2 * H : 3 * H], A[:, 3 * H :]
-        xs = self.saved_inputs
-        c = xs[1] if len(xs) > 1 else None
+        _, h, W, c = self._parts(self.saved_inputs)
         dc = 1 - tc * tc
         dc *= o
         dc *= gh
@@ -70,18 +90,27 @@ class LSTMCell(Function):
         np.multiply(dc * i, 1 - g * g, out=da[:, 2 * H : 3 * H])
         if c is None:
             da[:, H : 2 * H] = 0
-            return (da,)
-        np.multiply(dc * c, f * (1 - f), out=da[:, H : 2 * H])
-        return da, (dc * f if self.needs_input_grad[1] else None)
+        else:
+            np.multiply(dc * c, f * (1 - f), out=da[:, H : 2 * H])
+        return self._grads(da, h, W, dc * f if c is not None else None)
+
+    def _grads(self, da: Any, h: Any, W: Any, gc: Any) -> tuple[Any, ...]:
+        need = self.needs_input_grad
+        out: list[Any] = [da if need[0] else None]
+        if self.has_h:
+            out.append(da @ W if need[1] else None)
+            out.append(da.T @ h if need[2] else None)
+        if self.has_c:
+            out.append(gc if need[-1] else None)
+        return tuple(out)
 
     def _recorded_backward(self, gh: Variable, gc: Variable) -> tuple[Any, ...]:
         from minigrad.functions.activations import sigmoid
         from minigrad.functions.elementwise import tanh
         from minigrad.functions.shape import concatenate
 
-        xs = self.saved_inputs
-        a = xs[0]
-        c = xs[1] if len(xs) > 1 else None
+        xw, h, W, c = self._parts(self.saved_inputs)
+        a = xw if h is None else xw + h @ W.T
         H = a.shape[1] // 4
         i, f = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H])
         g, o = tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
@@ -92,24 +121,39 @@ class LSTMCell(Function):
         da = concatenate(
             [dc * g * i * (1 - i), df, dc * i * (1 - g * g), gh * tc * o * (1 - o)], axis=1
         )
-        if c is None:
-            return (da,)
-        return da, (dc * f if self.needs_input_grad[1] else None)
+        return self._grads(da, h, W, dc * f if c is not None else None)
 
 
-def lstm_cell(a: Variable | Any, c: Variable | Any = None) -> tuple[Variable, Variable]:
-    """One LSTM step's gates and state update, fused: a (N, 4H) pre-activation gates in
-    PyTorch's order (i, f, g, o), c (N, H) or None (zeros) -> (h', c'), each (N, H)."""
-    check_float(a, "lstm_cell")
-    sa = shape_of(a)
-    if len(sa) != 2 or sa[1] % 4:
-        raise ValueError(f"lstm_cell: expected gates of shape (N, 4H), got {shape_str(sa)}")
-    if c is None:
-        return LSTMCell()(a)
-    sc = shape_of(c)
-    if sc != (sa[0], sa[1] // 4):
-        raise ValueError(
-            f"lstm_cell: gates of shape {shape_str(sa)} need a cell state of shape "
-            f"{shape_str((sa[0], sa[1] // 4))}, got {shape_str(sc)}"
-        )
-    return LSTMCell()(a, c)
+def lstm_cell(
+    xw: Variable | Any,
+    h: Variable | Any = None,
+    c: Variable | Any = None,
+    W_hh: Variable | Any = None,
+) -> tuple[Variable, Variable]:
+    """One LSTM step, fused: xw (N, 4H) the input's gate projection (x W_ih^T + biases) in
+    PyTorch's order (i, f, g, o), h (N, H) with W_hh (4H, H), c (N, H); h and c None mean
+    zeros -> (h', c'), each (N, H)."""
+    check_float(xw, "lstm_cell")
+    s = shape_of(xw)
+    if len(s) != 2 or s[1] % 4:
+        raise ValueError(f"lstm_cell: expected gates xw of shape (N, 4H), got {shape_str(s)}")
+    n, H = s[0], s[1] // 4
+    inputs: list[Any] = [xw]
+    if h is not None:
+        if W_hh is None:
+            raise ValueError("lstm_cell: a state h needs its weights W_hh (4H, H)")
+        for name, x, want in (("h", h, (n, H)), ("W_hh", W_hh, (4 * H, H))):
+            if shape_of(x) != want:
+                raise ValueError(
+                    f"lstm_cell: gates xw of shape {shape_str(s)} need {name} of shape "
+                    f"{shape_str(want)}, got {shape_str(shape_of(x))}"
+                )
+        inputs += [h, W_hh]
+    if c is not None:
+        if shape_of(c) != (n, H):
+            raise ValueError(
+                f"lstm_cell: gates xw of shape {shape_str(s)} need a cell state c of shape "
+                f"{shape_str((n, H))}, got {shape_str(shape_of(c))}"
+            )
+        inputs.append(c)
+    return LSTMCell(h is not None, c is not None)(*inputs)

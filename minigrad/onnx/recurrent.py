@@ -213,7 +213,7 @@ def _recurrent(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     act = acts[0].decode() if isinstance(acts[0], bytes) else acts[0]
     for xw_t in steps:
         if kind == "LSTM":
-            h, c = lstm_step(xw_t, h, c, W_hhT)
+            h, c = lstm_step(xw_t, h, c, W_hh)
         elif kind == "GRU":
             if h is None:
                 h = np.zeros((N, H), xw.dtype)

@@ -15,17 +15,33 @@ def sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def np_lstm_cell(a, c=None):
+def np_lstm_cell(a, c=None, h=None, W=None):
+    if h is not None:
+        a = a + h @ W.T
     i, f, g, o = np.split(a, 4, axis=1)
     c_new = sig(i) * np.tanh(g) + (0 if c is None else sig(f) * c)
     return sig(o) * np.tanh(c_new), c_new
 
 
 @pytest.mark.parametrize("shape", [(2, 8), (3, 4), (1, 12)])
-def test_lstm_cell_with_state(shape):
+def test_lstm_cell_with_full_state(shape):
     n, h = shape[0], shape[1] // 4
     check_op(
-        lambda a, c: F.concatenate(list(F.lstm_cell(a, c)), axis=1),
+        lambda a, c, h, W: F.concatenate(list(F.lstm_cell(a, h, c, W)), axis=1),
+        lambda a, c, h, W: np.concatenate(np_lstm_cell(a, c, h, W), axis=1),
+        shape,
+        (n, h),
+        (n, h),
+        (4 * h, h),
+        gradgrad=True,
+    )
+
+
+@pytest.mark.parametrize("shape", [(2, 8), (3, 4), (1, 12)])
+def test_lstm_cell_with_cell_state_only(shape):
+    n, h = shape[0], shape[1] // 4
+    check_op(
+        lambda a, c: F.concatenate(list(F.lstm_cell(a, c=c)), axis=1),
         lambda a, c: np.concatenate(np_lstm_cell(a, c), axis=1),
         shape,
         (n, h),
@@ -48,7 +64,7 @@ def test_lstm_cell_one_output_used():
     rng = np.random.default_rng(0)
     a, c = rng.standard_normal((2, 8)), rng.standard_normal((2, 2))
     w = rng.standard_normal((2, 2))
-    ga, gc = grads_of(lambda a, c: F.lstm_cell(a, c)[1] * w, a, c)
+    ga, gc = grads_of(lambda a, c: F.lstm_cell(a, c=c)[1] * w, a, c)
     # Only c' = f c + i g is used: o's block gets no gradient, and gc = w * f.
     i, f, g, o = np.split(a, 4, axis=1)
     np.testing.assert_allclose(ga[:, 6:], 0)
@@ -66,11 +82,16 @@ def test_lstm_cell_extreme_gates_do_not_warn():
 
 def test_lstm_cell_errors():
     with pytest.raises(
-        ValueError, match=r"^lstm_cell: expected gates of shape \(N, 4H\), got \(2, 6\)"
+        ValueError, match=r"^lstm_cell: expected gates xw of shape \(N, 4H\), got \(2, 6\)"
     ):
         F.lstm_cell(np.zeros((2, 6)))
     with pytest.raises(
         ValueError,
-        match=r"^lstm_cell: gates of shape \(2, 8\) need a cell state of shape \(2, 2\), got \(2, 3\)",
+        match=r"^lstm_cell: gates xw of shape \(2, 8\) need a cell state c of shape \(2, 2\), "
+        r"got \(2, 3\)",
     ):
-        F.lstm_cell(np.zeros((2, 8)), np.zeros((2, 3)))
+        F.lstm_cell(np.zeros((2, 8)), c=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"^lstm_cell: a state h needs its weights W_hh"):
+        F.lstm_cell(np.zeros((2, 8)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"need W_hh of shape \(8, 2\), got \(2, 8\)"):
+        F.lstm_cell(np.zeros((2, 8)), np.zeros((2, 2)), W_hh=np.zeros((2, 8)))
