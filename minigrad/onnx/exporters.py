@@ -102,7 +102,8 @@ from minigrad.onnx._indexing import export_index
 
 #: (output name, output dims)
 Result = tuple[str, tuple[Dim, ...]]
-Exporter = Callable[[Builder, Any, list[Value]], Result]
+#: An exporter returns its output's Result, or a list of them for an op of several outputs.
+Exporter = Callable[[Builder, Any, list[Value]], "Result | list[Result]"]
 
 #: Function class -> its exporter. Only the exact class: a subclass may compute something else.
 EXPORTERS: dict[type[Function], Exporter] = {}
