@@ -18,6 +18,7 @@ from minigrad.functions import (
     linalg,
     losses,
     normalization,
+    recurrent,
     reductions,
     shape,
 )
@@ -30,6 +31,7 @@ from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
 from minigrad.functions.losses import *  # noqa: F403
 from minigrad.functions.normalization import *  # noqa: F403
+from minigrad.functions.recurrent import *  # noqa: F403
 from minigrad.functions.reductions import *  # noqa: F403
 from minigrad.functions.shape import *  # noqa: F403
 
@@ -43,6 +45,7 @@ FAMILIES = (
     losses,
     conv,
     normalization,
+    recurrent,
     attention,
 )
 

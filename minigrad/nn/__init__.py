@@ -1,7 +1,8 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
-norm, embedding, layer norm, attention and the transformer block), losses, initializers and
-models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP; GPT), the hand-over of
-weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
+norm, embedding, layer norm, attention and the transformer block, recurrent layers), losses,
+initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP; GPT), the
+hand-over of weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping;
+`nn.summary`).
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -21,6 +22,7 @@ from minigrad.nn import (
     models,
     module,
     normalization,
+    recurrent,
     transformer,
     utils,
 )
@@ -33,6 +35,7 @@ from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
+from minigrad.nn.recurrent import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 from minigrad.nn.transformer import *  # noqa: F403
 from minigrad.nn.utils import summary
@@ -49,6 +52,7 @@ __all__ = [
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
+    *recurrent.__all__,
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",

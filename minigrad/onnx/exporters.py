@@ -40,6 +40,7 @@ importer in `importers.py`.
 | scatter_add (getitem's backward) | ScatterND (reduction add, opset 16+), Reshape |
 | max_pool2d's backward ops (pool_scatter, pool_gather) | ScatterND (reduction add, opset 16+) / Gather at the saved argmax, Reshape (fixed batch) |
 | avg_pool2d's backward op (avg_pool_scatter) | ConvTranspose with a constant kernel of 1/(KH*KW) |
+| a call of nn.RNN / nn.LSTM / nn.GRU (its ops, chunk, unbind and lstm_cell among them) | RNN / LSTM / GRU, one node per layer (`minigrad/onnx/recurrent.py`) |
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ from minigrad.onnx._indexing import export_index
 
 #: (output name, output dims)
 Result = tuple[str, tuple[Dim, ...]]
-Exporter = Callable[[Builder, Any, list[Value]], Result]
+#: An exporter returns its output's Result, or a list of them for an op of several outputs.
+Exporter = Callable[[Builder, Any, list[Value]], "Result | list[Result]"]
 
 #: Function class -> its exporter. Only the exact class: a subclass may compute something else.
 EXPORTERS: dict[type[Function], Exporter] = {}

@@ -259,6 +259,26 @@ def _flatten(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     return _reshaped(x, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
 
+@imports("Split")
+def _split(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x = xs[0]
+    shape = _shape_of(x)
+    axis = attrs.get("axis", 0) % len(shape)
+    if len(xs) > 1 and xs[1] is not None:
+        sizes = _ints(xs[1], "Split's split")
+    else:
+        k = int(attrs.get("num_outputs") or len(attrs.get("split", ())) or 1)
+        sizes = list(attrs.get("split", ())) or [-(-shape[axis] // k)] * k
+    out, start = [], 0
+    lead = (slice(None),) * axis
+    for n in sizes:
+        n = min(n, shape[axis] - start)
+        piece = lead + (slice(start, start + n),)
+        out.append(F.getitem(x, piece) if isinstance(x, Variable) else np.asarray(x)[piece])
+        start += n
+    return tuple(out)
+
+
 @imports("Squeeze")
 def _squeeze(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     shape = _shape_of(xs[0])
