@@ -136,7 +136,8 @@ class ScaledDotProductAttention(_AttentionBase):
 
     rule = (
         "gv = p^T @ gy, gp = gy @ v^T, gs = p * (gp - sum(gp * p)), "
-        "gq = gs @ k * scale, gk = gs^T @ q * scale, gmask = gs"
+        "gq = gs @ k * scale, gk = gs^T @ q * scale, gmask = gs "
+        "(a masked score has p = 0: no gradient)"
     )
     backward_on_arrays = True
     name = "scaled_dot_product_attention"

@@ -8,6 +8,7 @@ evaluation. Layer norm normalizes each sample by its own statistics, the same in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -241,21 +242,30 @@ class LayerNorm(Function):
         self.eps = eps
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        axes = tuple(range(x.ndim - self.k, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = np.mean(np.square(xc), axis=axes, keepdims=True)
-        invstd = 1 / np.sqrt(var + x.dtype.type(self.eps))
+        lead = x.shape[: x.ndim - self.k]
+        m, n = math.prod(lead), math.prod(x.shape[x.ndim - self.k :])
+        # The samples as the rows of an (M, N) matrix, their means as matrix-vector products:
+        # faster than NumPy's reductions along a short axis (with the steps in place, layer
+        # norm forward on (2048, 64) float32: 0.17 ms against 0.27 ms, one thread).
+        x2 = x.reshape(m, n)
+        means = np.full((n, 1), 1 / max(n, 1), x.dtype)
+        xc = x2 - x2 @ means
+        invstd = np.square(xc) @ means
+        invstd += x.dtype.type(self.eps)
+        np.sqrt(invstd, out=invstd)
+        np.divide(1, invstd, out=invstd)
         xc *= invstd
         # Saved for backward: xhat (x's shape) and invstd (one per sample).
-        self.xhat, self.invstd = xc, invstd
-        y = xc * weight
-        y += bias
-        return y
+        self.xhat, self.invstd = xc.reshape(x.shape), invstd.reshape(lead + (1,) * self.k)
+        y = xc * weight.reshape(n)
+        y += bias.reshape(n)
+        return y.reshape(x.shape)
 
     def backward(self, gy: Any) -> tuple[Any, Any, Any]:
         x, weight, _ = self.saved_inputs
         need = self.needs_input_grad
+        if not isinstance(gy, Variable):
+            return self._backward_arrays(gy, weight)
         axes = tuple(range(x.ndim - self.k, x.ndim))
         lead = tuple(range(x.ndim - self.k))
         xhat, invstd = _normalized(x, axes, self.eps, (self.xhat, self.invstd))
@@ -271,6 +281,40 @@ class LayerNorm(Function):
             gweight = _sum_lead(gy * xhat, lead)
         if need[2]:
             gbias = _sum_lead(gy, lead)
+        return gx, gweight, gbias
+
+    def _backward_arrays(self, gy: np.ndarray, weight: np.ndarray) -> tuple[Any, Any, Any]:
+        """The same formulas as `backward` on ndarrays, the samples as rows of an (M, N)
+        matrix: the per-sample means and the sums over samples as matrix-vector products
+        (faster than NumPy's reductions along a short axis), the rest in place. Layer norm
+        backward on (2048, 64) float32: 0.22 ms against 0.40 ms for the shared steps (one
+        thread, busy machine). The gradient tests run both paths."""
+        need = self.needs_input_grad
+        xhat = self.xhat
+        m = math.prod(xhat.shape[: xhat.ndim - self.k])
+        n = xhat.size // max(m, 1)
+        x2, g2 = xhat.reshape(m, n), gy.reshape(m, n)
+        ones = np.ones(m, xhat.dtype)
+        gx = gweight = gbias = None
+        gyx = g2 * x2
+        if need[1]:
+            gweight = (ones @ gyx).reshape(weight.shape)
+        if need[2]:
+            gbias = (ones @ g2).reshape(weight.shape)
+        if need[0]:
+            # g = gy * weight; gx = invstd * (g - mean(g) - xhat * mean(g * xhat))
+            means = np.full((n, 1), 1 / max(n, 1), xhat.dtype)
+            g = g2 * weight.reshape(-1)
+            gyx *= weight.reshape(-1)  # g * xhat
+            mean_gx = gyx @ means
+            g -= g @ means
+            if self.frees_saved:
+                x2 *= mean_gx  # xhat is not read again
+                g -= x2
+            else:
+                g -= x2 * mean_gx
+            g *= self.invstd.reshape(m, 1)
+            gx = g.reshape(xhat.shape)
         return gx, gweight, gbias
 
     def label(self) -> str:

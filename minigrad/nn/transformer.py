@@ -81,13 +81,26 @@ class MultiheadAttention(Module):
         # PyTorch's out_proj starts as nn.Linear does (U(+-1/sqrt(E))), with a zero bias.
         self.out_proj = Linear(e, e, bias=bias, dtype=dt, init=_uniform_init(1 / math.sqrt(e)))
 
-    def _project(self, x: Any, i: int) -> Variable:
-        """(N, L, E) -> (N, H, L, head_dim): x @ W_i^T + b_i, split into heads."""
+    def _project(self, x: Any, first: int, count: int) -> list[Variable]:
+        """(N, L, E) -> `count` arrays (N, H, L, head_dim): x @ W_i^T + b_i for the `count`
+        consecutive projections from `first` (0: q, 1: k, 2: v), as one product, split into
+        heads. Self-attention projects q, k and v at once with the whole `in_proj_weight`:
+        one (N*L, E) @ (E, 3E) product instead of three slices, three transposes and three
+        products (MultiheadAttention forward + backward on (32, 64, 64) float32: 0.985x the
+        time, per-pair range 0.82-1.06x, one thread, busy machine)."""
         n, length, e = shape_of(x)
-        w = self.in_proj_weight[i * e : (i + 1) * e].T
-        b = None if self.in_proj_bias is None else self.in_proj_bias[i * e : (i + 1) * e]
-        y = F.linear(x.reshape(n * length, e), w, b)
-        return y.reshape(n, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+        w: Variable = self.in_proj_weight
+        b: Variable | None = self.in_proj_bias
+        if count < 3:
+            rows = slice(first * e, (first + count) * e)
+            w, b = w[rows], None if b is None else b[rows]
+        y = F.linear(x.reshape(n * length, e), w.T, b)
+        if count == 1:
+            return [y.reshape(n, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)]
+        # (N, L, count, H, D) -> (count, N, H, L, D): each projection's heads a strided view.
+        heads = y.reshape(n, length, count, self.num_heads, self.head_dim)
+        heads = heads.transpose(2, 0, 3, 1, 4)
+        return [heads[j] for j in range(count)]
 
     def forward(
         self,
@@ -122,6 +135,10 @@ class MultiheadAttention(Module):
                     f"{name}(embed_dim={e}): expected query, key and value of shape {layout} "
                     f"(or unbatched (L, E)) with E = {e}, got query {sq}, key {sk}, value {sv}"
                 )
+        # Self-attention (query is key is value) projects once; so do key and value when
+        # they are one tensor (cross-attention on a memory).
+        same_kv = key is value
+        same_qk = query is key and same_kv
         if not batched:
             query, key, value = (a.reshape(1, *shape_of(a)) for a in (query, key, value))
         elif not self.batch_first:
@@ -136,7 +153,14 @@ class MultiheadAttention(Module):
         s = shape_of(key)[1]
         mask = self._mask(attn_mask, key_padding_mask, n, length, s, batched)
         causal = bool(is_causal) and attn_mask is None
-        q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
+        if same_qk:
+            q, k, v = self._project(query, 0, 3)
+        elif same_kv:
+            q, (k, v) = self._project(query, 0, 1)[0], self._project(key, 1, 2)
+        else:
+            q, k, v = (self._project(a, i, 1)[0] for i, a in enumerate((query, key, value)))
+        # Named, so that graph pictures and the backward explorer read q, k, v.
+        q.name, k.name, v.name = "q", "k", "v"
         p = self.dropout if self.training else 0.0
         weights = None
         if need_weights:

@@ -209,6 +209,33 @@ def test_layer_norm_gradients_by_hand():
     np.testing.assert_allclose(x.grad.data, [-slope, slope])
 
 
+def test_layer_norm_backward_kept_and_released_agree():
+    # The backward on arrays writes into forward's saved xhat when the op is released after
+    # it; with retain_graph=True it must not, so a second pass gives the same gradients.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    w, b, gy = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal((3, 4, 5))
+    vs = [mg.Variable(a) for a in (x, w.astype(np.float32), b.astype(np.float32))]
+    y = F.layer_norm(vs[0], 5, vs[1], vs[2])
+    y.backward(gy.astype(np.float32), retain_graph=True)
+    first = [v.grad.data.copy() for v in vs]
+    for v in vs:
+        v.grad = None
+    y.backward(gy.astype(np.float32))
+    for v, g in zip(vs, first):
+        assert v.grad.dtype == np.float32
+        np.testing.assert_array_equal(v.grad.data, g)
+    # And both equal the formula in float64.
+    xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    g = gy * w
+    gx = (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)) / np.sqrt(
+        x.var(-1, keepdims=True) + 1e-5
+    )
+    np.testing.assert_allclose(first[0], gx, atol=2e-5)
+    np.testing.assert_allclose(first[1], (gy * xhat).sum(axis=(0, 1)), atol=2e-5)
+    np.testing.assert_allclose(first[2], gy.sum(axis=(0, 1)), atol=2e-5)
+
+
 def test_layer_norm_matches_pytorch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

@@ -164,6 +164,47 @@ def test_mha_gradients_by_central_differences():
     assert mg.gradgradcheck(lambda x, kv: m(x, kv, kv, need_weights=False)[0] * w, x, kv)
 
 
+def _ops(y):
+    """The ops of y's graph."""
+    seen, todo, out = set(), [y.creator], []
+    while todo:
+        f = todo.pop()
+        if f is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        out.append(f)
+        todo.extend(getattr(a, "creator", None) for a in f.inputs)
+    return out
+
+
+def test_mha_projects_self_attention_once_and_names_q_k_v():
+    # query is key is value: one input projection (a linear with the whole in_proj_weight);
+    # key is value: two (q, then k and v together); three tensors: three. All agree.
+    m = nn.MultiheadAttention(4, 2, dtype=np.float64)
+    randomize(m, 6)
+    rng = np.random.default_rng(7)
+    x, gy = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    want, _ = np_mha(m, x, x, x)
+    results = []
+    for n_inputs, n_linear in ((1, 2), (2, 3), (3, 4)):
+        xs = [Variable(x) for _ in range(n_inputs)]
+        args = [xs[0], xs[min(1, n_inputs - 1)], xs[n_inputs - 1]]
+        for p in m.parameters():
+            p.grad = None
+        y, _ = m(*args, need_weights=False)
+        np.testing.assert_allclose(y.data, want, atol=1e-12)
+        ops = _ops(y)
+        assert sum(f.name == "linear" for f in ops) == n_linear
+        (sdpa,) = [f for f in ops if f.name == "scaled_dot_product_attention"]
+        assert [a.name for a in sdpa.inputs[:3]] == ["q", "k", "v"]
+        y.backward(gy)
+        results.append([sum(v.grad.data for v in xs)] + [p.grad.data for p in m.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+    assert mg.gradcheck(lambda x, *ps: m(x, x, x, need_weights=False)[0] * gy, x, *m.parameters())
+
+
 def test_mha_layouts_agree():
     m = nn.MultiheadAttention(4, 2, dtype=np.float64)
     x = np.random.default_rng(5).standard_normal((2, 3, 4))
