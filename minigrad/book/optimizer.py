@@ -1,0 +1,148 @@
+"""The book's optimizers (`common.optimizer`): `SGD`, `Momentum`, `Nesterov`, `AdaGrad`,
+`RMSprop`, `Adam`, with the book's signatures and update rules, used as
+`optimizer.update(params, grads)` on dicts of ndarrays (a network's `params` and the
+gradients of its `gradient(x, t)`).
+
+They are `minigrad.optim.Optimizer`s: `update` checks every key and shape before changing
+anything, updates the arrays of `params` in place, and assigns each back (`params[k] = w`, as
+the book's `params[k] -= ...` does), so a minigrad network's `params` sees the change. The
+rules are the book's, step for step (its Adam folds the bias correction into the learning
+rate and adds 1e-7 outside the square root), so a seeded run prints the book's numbers;
+`minigrad.optim` holds PyTorch's variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from minigrad.optim import Optimizer
+
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+class _BookOptimizer(Optimizer):
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def step(self) -> None:
+        raise TypeError(
+            f"{type(self).__name__} is the book's optimizer: call update(params, grads) "
+            "(minigrad.optim's optimizers take parameters and step())"
+        )
+
+
+class SGD(_BookOptimizer):
+    """p -= lr * g."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__()
+        self.lr = lr
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        data -= self.lr * g
+
+    def _settings(self) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+
+class Momentum(_BookOptimizer):
+    """v = momentum * v - lr * g (v starts at zero); p += v."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__()
+        self.lr, self.momentum = lr, momentum
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        v = state.get("v")
+        v = np.zeros_like(data) if v is None else v
+        v = state["v"] = self.momentum * v - self.lr * g
+        data += v
+
+    def _settings(self) -> dict[str, Any]:
+        return {"lr": self.lr, "momentum": self.momentum}
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient as the book writes it:
+    p += momentum**2 * v; p -= (1 + momentum) * lr * g; v = momentum * v - lr * g."""
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        v = state.get("v")
+        v = state["v"] = np.zeros_like(data) if v is None else v
+        data += self.momentum * self.momentum * v
+        data -= (1 + self.momentum) * self.lr * g
+        v *= self.momentum
+        v -= self.lr * g
+
+
+class AdaGrad(_BookOptimizer):
+    """h += g * g (h starts at zero); p -= lr * g / (sqrt(h) + 1e-7)."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__()
+        self.lr = lr
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        h = state.get("h")
+        h = state["h"] = np.zeros_like(data) if h is None else h
+        h += g * g
+        data -= self.lr * g / (np.sqrt(h) + 1e-7)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+
+class RMSprop(_BookOptimizer):
+    """h = decay_rate * h + (1 - decay_rate) * g * g (h starts at zero);
+    p -= lr * g / (sqrt(h) + 1e-7)."""
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
+        super().__init__()
+        self.lr, self.decay_rate = lr, decay_rate
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        h = state.get("h")
+        h = state["h"] = np.zeros_like(data) if h is None else h
+        h *= self.decay_rate
+        h += (1 - self.decay_rate) * g * g
+        data -= self.lr * g / (np.sqrt(h) + 1e-7)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"lr": self.lr, "decay_rate": self.decay_rate}
+
+
+class Adam(_BookOptimizer):
+    """The book's Adam: per `update` call, iter += 1 and
+    lr_t = lr * sqrt(1 - beta2**iter) / (1 - beta1**iter); per key m += (1 - beta1) * (g - m),
+    v += (1 - beta2) * (g*g - v) (both start at zero) and p -= lr_t * m / (sqrt(v) + 1e-7)."""
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        super().__init__()
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.iter = 0
+        self._lr_t = lr
+
+    def update(self, params: Mapping[Any, Any], grads: Mapping[Any, Any]) -> None:
+        """One step for every key of grads (see the class)."""
+        self.iter += 1
+        self._lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        try:
+            super().update(params, grads)
+        except (KeyError, TypeError, ValueError):
+            self.iter -= 1  # nothing was updated
+            raise
+
+    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        m, v = state.get("m"), state.get("v")
+        if m is None or v is None:
+            m = state["m"] = np.zeros_like(data)
+            v = state["v"] = np.zeros_like(data)
+        m += (1 - self.beta1) * (g - m)
+        v += (1 - self.beta2) * (g**2 - v)
+        data -= self._lr_t * m / (np.sqrt(v) + 1e-7)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "iter": self.iter}
