@@ -34,6 +34,8 @@ __all__ = [
     "BatchNormalization",
     "Convolution",
     "Pooling",
+    "batch_norm",
+    "set_compute_dtype",
 ]
 
 
@@ -46,9 +48,33 @@ def _array(x: Any, where: str) -> np.ndarray:
     return arr
 
 
+# None: compute as NumPy would (the book's float64 weights give float64); set_compute_dtype.
+_compute: np.dtype | None = None
+
+
+def set_compute_dtype(dtype: Any) -> np.dtype | None:
+    """Make the layers compute in `dtype` (e.g. np.float32: weights and inputs are cast at
+    each forward, the gradients come back in it), or as NumPy would with None (the default:
+    the book's float64 weights give float64, the book's numbers). float32 runs the book's
+    conv nets several times faster, at float32's rounding: a seeded run then no longer
+    prints the book's digits. Returns the previous setting."""
+    global _compute
+    previous = _compute
+    dt = None if dtype is None else np.dtype(dtype)
+    if dt is not None and dt.kind != "f":
+        raise TypeError(f"set_compute_dtype: dtype must be floating or None, got {dt}")
+    _compute = dt
+    return previous
+
+
 def _floating(x: np.ndarray, *weights: np.ndarray) -> np.ndarray:
     """x in the NumPy type x and the weights would compute in (floating)."""
-    dt = np.result_type(x.dtype, *(w.dtype for w in weights))
+    if _compute is not None:
+        return x if x.dtype == _compute else x.astype(_compute)
+    xd = x.dtype
+    if xd.kind == "f" and all(w.dtype == xd for w in weights):
+        return x  # the common case, without NumPy's slower type resolution
+    dt = np.result_type(xd, *(w.dtype for w in weights))
     if dt.kind != "f":
         dt = np.result_type(dt, np.float64)
     return x if x.dtype == dt else x.astype(dt)
@@ -56,9 +82,11 @@ def _floating(x: np.ndarray, *weights: np.ndarray) -> np.ndarray:
 
 def _leaf(a: Any, where: str, what: str) -> Variable:
     """A fresh leaf Variable over the weight array `a` (no copy), so its gradient is new."""
-    arr = a.data if isinstance(a, Variable) else np.asarray(a)
+    arr = a if type(a) is np.ndarray else a.data if isinstance(a, Variable) else np.asarray(a)
     if arr.dtype.kind != "f":
         raise TypeError(f"{where}: {what} must be a floating array, got dtype {arr.dtype}")
+    if _compute is not None and arr.dtype != _compute:
+        arr = arr.astype(_compute)
     return Variable(arr, requires_grad=True)
 
 
@@ -160,7 +188,8 @@ class Affine(_Layer):
         self._leaves = (W, b)
         with enable_grad():
             xv = self._record(x)
-            return self._keep(F.linear(xv.reshape(x.shape[0], -1), W, b), xv)
+            flat = xv if x.ndim == 2 else xv.reshape(x.shape[0], -1)
+            return self._keep(F.linear(flat, W, b), xv)
 
     def backward(self, dout: Any) -> np.ndarray:
         dx = self._run_backward(dout)
@@ -179,6 +208,7 @@ class SoftmaxWithLoss(_Layer):
         self.loss: Any = None
         self.y: np.ndarray | None = None
         self.t: np.ndarray | None = None
+        self._x: np.ndarray | None = None
 
     def forward(self, x: Any, t: Any) -> Any:
         x = _floating(_array(x, "SoftmaxWithLoss.forward"))
@@ -186,13 +216,23 @@ class SoftmaxWithLoss(_Layer):
         self.t = t
         self.y = softmax(x)
         self.loss = cross_entropy_error(self.y, t)
+        self._x = x
+        return self.loss
+
+    def backward(self, dout: Any = 1) -> np.ndarray:
+        x, t = self._x, self.t
+        if x is None or t is None:
+            raise RuntimeError(
+                "SoftmaxWithLoss.backward: no forward to go back through (call forward first; "
+                "each forward allows one backward)"
+            )
+        self._x = None
+        # The graph is recorded here rather than in forward: most forwards of the book's
+        # scripts (numerical gradients, losses after an update) are never gone back through.
         with enable_grad():
             xv = self._record(x)
             target = t if t.ndim == 1 or t.size != x.size else t.astype(x.dtype, copy=False)
             self._keep(F.softmax_cross_entropy(xv, target), xv)
-        return self.loss
-
-    def backward(self, dout: Any = 1) -> np.ndarray:
         return self._run_backward(dout)
 
 
@@ -270,20 +310,10 @@ class BatchNormalization(_Layer):
         self._leaves = (gamma, beta)
         with enable_grad():
             xv = self._record(x)
-            flat = xv.reshape(n, d)
-            if train_flg:
-                mu = flat.mean(axis=0)
-                xc = flat - mu
-                var = (xc * xc).mean(axis=0)
-                xn = xc / F.sqrt(var + 10e-7)
-                m = self.momentum
-                self.running_mean = m * running_mean + (1 - m) * mu.data
-                self.running_var = m * running_var + (1 - m) * var.data
-            else:
-                xn = (flat - running_mean.astype(x.dtype)) / np.sqrt(running_var + 10e-7).astype(
-                    x.dtype
-                )
-            out = gamma * xn + beta
+            out, stats = batch_norm(
+                xv.reshape(n, d), gamma, beta, running_mean, running_var, train_flg, self.momentum
+            )
+            self.running_mean, self.running_var = stats
             return self._keep(out.reshape(*x.shape), xv)
 
     def backward(self, dout: Any) -> np.ndarray:
@@ -291,6 +321,36 @@ class BatchNormalization(_Layer):
         assert self._leaves is not None
         self.dgamma, self.dbeta = _grad(self._leaves[0]), _grad(self._leaves[1])
         return dx
+
+
+def batch_norm(
+    x: Variable,
+    gamma: Variable,
+    beta: Variable,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    train_flg: bool,
+    momentum: float = 0.9,
+) -> tuple[Variable, tuple[np.ndarray, np.ndarray]]:
+    """The book's batch norm on x (N, D), recorded op by op, and the new running statistics.
+
+    Training: xn = (x - mu) / sqrt(var + 10e-7) with the batch's mean and biased variance
+    (a batch of one gives xn = 0, as in the book), and the statistics become
+    momentum * r + (1 - momentum) * batch statistic. Test: the running statistics normalize
+    x. Returns (gamma * xn + beta, (running_mean, running_var)).
+    """
+    if train_flg:
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = (xc * xc).mean(axis=0)
+        xn = xc / F.sqrt(var + 10e-7)
+        m = momentum
+        stats = (m * running_mean + (1 - m) * mu.data, m * running_var + (1 - m) * var.data)
+    else:
+        dt = x.dtype
+        xn = (x - running_mean.astype(dt)) / np.sqrt(running_var + 10e-7).astype(dt)
+        stats = (running_mean, running_var)
+    return gamma * xn + beta, stats
 
 
 class Convolution(_Layer):

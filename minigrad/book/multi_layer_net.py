@@ -21,12 +21,12 @@ import numpy as np
 from minigrad import functions as F
 from minigrad.book.functions import cross_entropy_error, softmax
 from minigrad.book.gradient import numerical_gradient as _numerical
+from minigrad.book.layers import batch_norm
 from minigrad.core import Parameter, Variable, enable_grad, no_grad
 from minigrad.nn.layers import Affine, BookDropout, Relu, Sigmoid
 from minigrad.nn.losses import SoftmaxWithLoss
 from minigrad.nn.models import _BookNet
 from minigrad.nn.module import Module
-from minigrad.nn.normalization import BatchNormalization
 
 __all__ = ["MultiLayerNet"]
 
@@ -47,6 +47,45 @@ def _scale(weight_init_std: Any, fan_in: int) -> Any:
             "'relu', 'he', 'sigmoid', 'xavier'"
         )
     return weight_init_std
+
+
+class _BatchNorm(Module):
+    """The book's batch norm as a Module (see `minigrad.book.layers.batch_norm`): gamma and
+    beta Parameters, running statistics starting at zeros, momentum 0.9."""
+
+    running_mean: np.ndarray
+    running_var: np.ndarray
+
+    def __init__(self, gamma: Parameter, beta: Parameter, momentum: float = 0.9) -> None:
+        super().__init__()
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        d, dt = gamma.shape[0], gamma.dtype
+        self.register_buffer("running_mean", np.zeros(d, dt))
+        self.register_buffer("running_var", np.zeros(d, dt))
+
+    def forward(self, x: Any, train_flg: bool | None = None) -> Variable:
+        training = self.training if train_flg is None else bool(train_flg)
+        xv = x if isinstance(x, Variable) else Variable(np.asarray(x), requires_grad=False)
+        shape = xv.shape
+        d = self.gamma.shape[0]
+        if len(shape) < 2 or int(np.prod(shape[1:])) != d:
+            raise ValueError(
+                f"BatchNormalization({d}): expected an input of shape (N, {d}) or (N, ...) "
+                f"with {d} values per row, got {shape}"
+            )
+        flat = xv.reshape(shape[0], d) if len(shape) != 2 else xv
+        out, (mean, var) = batch_norm(
+            flat,
+            self.gamma,
+            self.beta,
+            self.running_mean,
+            self.running_var,
+            training,
+            self.momentum,
+        )
+        self.running_mean[...] = mean
+        self.running_var[...] = var
+        return out.reshape(*shape) if len(shape) != 2 else out
 
 
 class _MultiLayer(_BookNet):
@@ -101,7 +140,7 @@ class _MultiLayer(_BookNet):
             if use_batchnorm:
                 n = hidden_size_list[idx - 1]
                 gamma, beta = param(f"gamma{idx}", np.ones(n)), param(f"beta{idx}", np.zeros(n))
-                self.layers[f"BatchNorm{idx}"] = BatchNormalization(gamma, beta)
+                self.layers[f"BatchNorm{idx}"] = _BatchNorm(gamma, beta)
             self.layers[f"Activation_function{idx}"] = _ACTIVATIONS[activation]()
             if use_dropout:
                 self.layers[f"Dropout{idx}"] = BookDropout(dropout_ration)

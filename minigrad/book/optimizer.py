@@ -3,9 +3,11 @@
 `optimizer.update(params, grads)` on dicts of ndarrays (a network's `params` and the
 gradients of its `gradient(x, t)`).
 
-They are `minigrad.optim.Optimizer`s: `update` checks every key and shape before changing
-anything, updates the arrays of `params` in place, and assigns each back (`params[k] = w`, as
-the book's `params[k] -= ...` does), so a minigrad network's `params` sees the change. The
+They are `minigrad.optim.Optimizer`s (`state_dict` holds their settings and buffers).
+`update` goes through the keys of `params` in order, checks every key and shape before
+changing anything, updates each array in place and assigns it back (`params[k] = w`, as the
+book's `params[k] -= ...` does), so a minigrad network's `params` sees the change; a number
+(the book's `optimizer_compare_naive.py` optimizes two floats) is replaced by its new value. The
 rules are the book's, step for step (its Adam folds the bias correction into the learning
 rate and adds 1e-7 outside the square root), so a seeded run prints the book's numbers;
 `minigrad.optim` holds PyTorch's variants.
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.core import Variable
 from minigrad.optim import Optimizer
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
@@ -26,6 +29,39 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 class _BookOptimizer(Optimizer):
     def __init__(self) -> None:
         super().__init__(None)
+
+    def update(self, params: Mapping[Any, Any], grads: Mapping[Any, Any]) -> None:
+        """One step for every key of `params`, in its order, from `grads[key]`."""
+        name = type(self).__name__
+        todo = []
+        for key in list(params.keys()):
+            if key not in grads:
+                raise KeyError(f"{name}.update: params has key {key!r}, which grads lacks")
+            p, g = params[key], grads[key]
+            g = np.asarray(g.data if isinstance(g, Variable) else g)
+            if isinstance(p, Variable):
+                p = p.data
+            if isinstance(p, np.ndarray):
+                if g.shape != p.shape:
+                    raise ValueError(
+                        f"{name}.update: grads[{key!r}] has shape {g.shape} but params[{key!r}] "
+                        f"has shape {p.shape}; nothing was updated"
+                    )
+            elif not isinstance(p, int | float | np.number) or g.shape != ():
+                raise TypeError(
+                    f"{name}.update: params[{key!r}] is a {type(p).__name__} and grads[{key!r}] "
+                    f"has shape {g.shape}; expected arrays of one shape, or numbers"
+                )
+            todo.append((key, p, g))
+        for key, p, g in todo:
+            state = self.key_state.setdefault(key, {})
+            if isinstance(p, np.ndarray):
+                self._update(p, g, state)
+                params[key] = p  # type: ignore[index]
+            else:
+                value = np.array(p, dtype=np.float64)
+                self._update(value, g.astype(np.float64), state)
+                params[key] = float(value)  # type: ignore[index]
 
     def step(self) -> None:
         raise TypeError(

@@ -54,7 +54,8 @@ class SoftmaxCrossEntropy(Function):
         # instructions under callgrind).
         z = x.T.copy()  # a copy always (for N = 1 x.T is already contiguous)
         z -= z.max(axis=0)
-        self.target = target = t * n + rows(n)  # z[t_n, n] in z's flat layout
+        # In intp: t * n overflows narrow labels (the book's uint8 ones: 9 * 100 > 255).
+        self.target = target = t.astype(np.intp, copy=False) * n + rows(n)  # z[t_n, n], flat
         picked = z.reshape(-1)[target].sum()
         e = np.exp(z, out=z)
         s = e.sum(axis=0)
