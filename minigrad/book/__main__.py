@@ -1,5 +1,5 @@
-"""`python -m minigrad.book SCRIPT [ARGS...]`: run a script of the book's repository
-unchanged on minigrad (see `minigrad.book.runner`)."""
+"""`python -m minigrad.book [--seed N] [--float32] SCRIPT [ARGS...]`: run a script of the
+book's repository unchanged on minigrad (see `minigrad.book.runner`)."""
 
 from __future__ import annotations
 
@@ -7,48 +7,63 @@ import sys
 
 import numpy as np
 
+from minigrad.book.layers import set_compute_dtype
 from minigrad.book.runner import SERVED, run_script
 
-_USAGE = """usage: python -m minigrad.book [--seed N] SCRIPT [ARGS...]
+_USAGE = """usage: python -m minigrad.book [--seed N] [--float32] SCRIPT [ARGS...]
 
 Run a script of the book's repository (Deep Learning from Scratch) unchanged on minigrad,
 from the script's own folder, e.g.  cd ch06 && python -m minigrad.book batch_norm_test.py
 Its imports of {served} are served by minigrad.book; its chapter-local files stay its own.
 MNIST comes from minigrad's loader ($MINIGRAD_DATA, the cache, the mirrors, the package index).
---seed N calls np.random.seed(N) first, so the run prints what the book's own code prints
-after the same call.
+
+options (before SCRIPT):
+  --seed N    call np.random.seed(N) first: the run then prints what the book's own code
+              prints after the same call
+  --float32   the book's layers compute in float32 (faster, e.g. ch07/train_convnet.py;
+              no longer the book's digits)
 """
 
 
+def _usage_error(message: str) -> int:
+    print(_USAGE.format(served=", ".join(SERVED)), end="", file=sys.stderr)
+    print(f"minigrad.book: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The command line: run SCRIPT with ARGS; 2 and the usage on a bad command line."""
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(
-            _USAGE.format(served=", ".join(SERVED)), end="", file=sys.stdout if argv else sys.stderr
-        )
-        return 0 if argv else 2
-    if argv[0] == "--seed" or argv[0].startswith("--seed="):
-        value, rest = (
-            (argv[1], argv[2:])
-            if argv[0] == "--seed" and len(argv) > 1
-            else (argv[0].partition("=")[2], argv[1:])
-        )
-        if not value.isdigit() or not rest:
-            print(_USAGE.format(served=", ".join(SERVED)), end="", file=sys.stderr)
-            print(
-                "minigrad.book: --seed needs a non-negative integer and a SCRIPT", file=sys.stderr
-            )
-            return 2
-        np.random.seed(int(value))  # noqa: NPY002 - the book draws from the global generator
-        argv = rest
+    """The command line; returns the exit status (2 and the usage for a bad command line)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print(_USAGE.format(served=", ".join(SERVED)), end="")
+        return 0
+    seed, float32 = None, False
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--float32":
+            float32 = True
+        elif opt == "--seed" or opt.startswith("--seed="):
+            value = opt.partition("=")[2] if "=" in opt else (args.pop(0) if args else "")
+            if not value.isdigit():
+                return _usage_error(f"--seed needs a non-negative integer, got {value!r}")
+            seed = int(value)
+        else:
+            return _usage_error(f"unknown option {opt} (options go before SCRIPT)")
+    if not args:
+        return _usage_error("no SCRIPT given")
+    if seed is not None:
+        np.random.seed(seed)  # noqa: NPY002 - the book draws from the global generator
+    previous = set_compute_dtype(np.float32) if float32 else None
     try:
-        run_script(argv[0], argv[1:])
+        run_script(args[0], args[1:])
     except FileNotFoundError as e:
         if e.filename is None and str(e).startswith("minigrad.book: no script"):
             print(e, file=sys.stderr)
             return 2
         raise
+    finally:
+        if float32:
+            set_compute_dtype(previous)
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.book.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from minigrad.core import Variable
 
 __all__ = ["Trainer"]
 
@@ -89,7 +90,8 @@ class Trainer:
         loss = self.network.loss(x_batch, t_batch)
         self.train_loss_list.append(loss)
         if self.verbose:
-            print("train loss:" + str(loss))
+            # minigrad.nn's networks return a Variable: its value is what the book prints.
+            print("train loss:" + str(loss.data[()] if isinstance(loss, Variable) else loss))
         if self.current_iter % self.iter_per_epoch == 0:
             self.current_epoch += 1
             n = self.evaluate_sample_num_per_epoch
