@@ -231,7 +231,10 @@ class SoftmaxWithLoss(_Layer):
         # scripts (numerical gradients, losses after an update) are never gone back through.
         with enable_grad():
             xv = self._record(x)
-            target = t if t.ndim == 1 or t.size != x.size else t.astype(x.dtype, copy=False)
+            if t.size == x.size and t.size != x.shape[0]:
+                target = t.reshape(x.shape).astype(x.dtype, copy=False)  # one-hot rows
+            else:
+                target = t.reshape(x.shape[0])  # indices, as the book's indexing reads them
             self._keep(F.softmax_cross_entropy(xv, target), xv)
         return self._run_backward(dout)
 
