@@ -207,3 +207,18 @@ def test_numerical_gradient_of_a_quadratic_and_its_errors():
     np.testing.assert_array_equal(x, [[1.0, -2.0], [0.5, 3.0]])  # restored
     with pytest.raises(TypeError, match=r"numerical_gradient: x must be a floating ndarray"):
         numerical_gradient(lambda v: 0.0, np.array([1, 2]))
+
+
+def test_the_books_loose_inputs_a_number_for_b_and_labels_of_shape_n_1():
+    # ch07/apply_filter.py builds Convolution(w, 0); ch07/gradient_check.py's labels are (1, 1).
+    r = rng(6)
+    x, W = r.standard_normal((1, 1, 5, 5)), r.standard_normal((1, 1, 3, 3))
+    conv = L.Convolution(W, 0)
+    np.testing.assert_allclose(conv.forward(x), _conv_book(x, W, np.zeros(1), 1, 0), rtol=1e-12)
+    dx = conv.backward(np.ones((1, 1, 3, 3)))
+    assert dx.shape == x.shape and conv.db.shape == (1,) and conv.db[0] == 9.0
+    loss = L.SoftmaxWithLoss()
+    z = np.array([[0.5, 1.0, -1.0]])
+    loss.forward(z, np.array([[1]]))
+    y = bf.softmax(z)
+    np.testing.assert_allclose(loss.backward(), y - np.eye(3)[[1]], rtol=1e-14)

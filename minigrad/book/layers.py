@@ -81,10 +81,13 @@ def _floating(x: np.ndarray, *weights: np.ndarray) -> np.ndarray:
 
 
 def _leaf(a: Any, where: str, what: str) -> Variable:
-    """A fresh leaf Variable over the weight array `a` (no copy), so its gradient is new."""
+    """A fresh leaf Variable over the weight array `a` (no copy; numbers and integer arrays
+    become float64), so its gradient is new."""
     arr = a if type(a) is np.ndarray else a.data if isinstance(a, Variable) else np.asarray(a)
     if arr.dtype.kind != "f":
-        raise TypeError(f"{where}: {what} must be a floating array, got dtype {arr.dtype}")
+        if arr.dtype.kind not in "biu":
+            raise TypeError(f"{where}: {what} must be a numeric array, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)  # the book's apply_filter.py passes b=0
     if _compute is not None and arr.dtype != _compute:
         arr = arr.astype(_compute)
     return Variable(arr, requires_grad=True)
@@ -374,6 +377,8 @@ class Convolution(_Layer):
     def forward(self, x: Any) -> np.ndarray:
         x = _array(x, "Convolution.forward")
         W, b = _leaf(self.W, "Convolution", "W"), _leaf(self.b, "Convolution", "b")
+        if b.ndim == 0 and W.ndim == 4:  # one bias for every filter, broadcast as NumPy does
+            b = Variable(np.full(W.shape[0], b.data), requires_grad=True)
         x = _floating(x, W.data, b.data)
         self.x = x
         self._leaves = (W, b)
