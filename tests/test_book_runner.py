@@ -292,3 +292,20 @@ def test_the_command_line_in_a_fresh_process(tmp_path):
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "minigrad.book: no script 'nope.py'" in missing.stderr
+
+
+def test_a_star_import_gives_what_the_books_would(book_repo, capsys):
+    # The book's modules have no __all__: `from common.optimizer import *` brings their np,
+    # and the book's optimizer_compare_mnist.py relies on it.
+    script = book_repo / "ch06" / "star.py"
+    script.write_text(
+        "import sys, os\nsys.path.append(os.pardir)\nfrom common.optimizer import *\n"
+        "from common.layers import *\n"
+        "print(np.__name__, SGD.__module__, Affine.__module__, softmax.__module__,"
+        " im2col.__module__)\n"
+    )
+    run_script(script)
+    assert capsys.readouterr().out.split() == [
+        "numpy", "minigrad.book.optimizer", "minigrad.book.layers", "minigrad.book.functions",
+        "minigrad.book.util",
+    ]  # fmt: skip

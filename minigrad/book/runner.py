@@ -4,9 +4,11 @@ The script runs as `__main__` from its own folder (the working directory and the
 of `sys.path`, so its chapter-local files such as `two_layer_net.py` or `simple_convnet.py`
 are the book's own), with `sys.argv` = [SCRIPT, ARGS...]. Its imports of the book's `common`
 package and of `dataset.mnist` are served by `minigrad.book`: those names are put in
-`sys.modules`, and a finder placed first on `sys.meta_path` claims every other `common.*` or
-`dataset.*` name with a clear error, so the book's own `common/` and `dataset/` folders, which
-its scripts reach through `sys.path.append(os.pardir)`, are never imported.
+`sys.modules` (each a module of minigrad.book's names, plus the `np` and helpers a star import
+of the book's own module would give), and a finder placed first on `sys.meta_path` claims
+every other `common.*` or `dataset.*` name with a clear error, so the book's own `common/`
+and `dataset/` folders, which its scripts reach through `sys.path.append(os.pardir)`, are
+never imported.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import os
 import runpy
 import sys
 import types
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 __all__ = ["run_script", "SERVED"]
 
@@ -51,6 +56,44 @@ class _BookFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+# What a star import of the book's module gives beyond its own names: the book's modules have
+# no __all__, so `from common.optimizer import *` also brings their `np` (the book's
+# optimizer_compare_mnist.py uses it without importing NumPy) and `from common.layers import *`
+# the functions and im2col/col2im that its layers.py imports.
+_ALSO: dict[str, tuple[str, ...]] = {
+    "common.layers": ("minigrad.book.functions", "minigrad.book.util:im2col,col2im"),
+    "common.multi_layer_net": ("minigrad.book.layers", "minigrad.book.gradient:numerical_gradient"),
+    "common.multi_layer_net_extend": (
+        "minigrad.book.layers",
+        "minigrad.book.gradient:numerical_gradient",
+    ),
+    "common.trainer": ("minigrad.book.optimizer",),
+}
+
+
+def _names(spec: str) -> dict[str, Any]:
+    """The names of `module` (its __all__) or of `module:a,b`."""
+    target, _, picked = spec.partition(":")
+    mod = importlib.import_module(target)
+    names = picked.split(",") if picked else list(mod.__all__)
+    return {n: getattr(mod, n) for n in names}
+
+
+def _facade(name: str, target: str) -> types.ModuleType:
+    """The module a script sees as `name`: the served module's names, plus what a star import
+    of the book's own module would give (`np`, the helpers it imports; see _ALSO)."""
+    served = importlib.import_module(target)
+    mod = types.ModuleType(name, served.__doc__)
+    names: dict[str, Any] = {"np": np, "OrderedDict": OrderedDict}
+    for spec in _ALSO.get(name, ()):
+        names.update(_names(spec))
+    names.update(_names(target))
+    mod.__dict__.update(names)
+    mod.__all__ = list(names)  # type: ignore[attr-defined]
+    mod.__served_by__ = target  # type: ignore[attr-defined]
+    return mod
+
+
 def _package(name: str) -> types.ModuleType:
     mod = types.ModuleType(name, f"The book's {name} package, served by minigrad.book.")
     mod.__path__ = []  # a package with no folder: only the served submodules exist
@@ -68,7 +111,7 @@ def serving() -> Iterator[None]:
         for pkg in _PACKAGES:
             sys.modules[pkg] = _package(pkg)
         for name, target in SERVED.items():
-            mod = importlib.import_module(target)
+            mod = _facade(name, target)
             sys.modules[name] = mod
             pkg, _, attr = name.partition(".")
             setattr(sys.modules[pkg], attr, mod)
