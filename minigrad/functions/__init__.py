@@ -12,6 +12,7 @@ and method forms (`x.sum()`, `x.reshape(2, 3)`, `x.T`, ...).
 from minigrad.functions import (
     activations,
     arithmetic,
+    attention,
     conv,
     elementwise,
     linalg,
@@ -23,6 +24,7 @@ from minigrad.functions import (
 from minigrad.functions._methods import attach as _attach
 from minigrad.functions.activations import *  # noqa: F403
 from minigrad.functions.arithmetic import *  # noqa: F403
+from minigrad.functions.attention import *  # noqa: F403
 from minigrad.functions.conv import *  # noqa: F403
 from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
@@ -41,6 +43,7 @@ FAMILIES = (
     losses,
     conv,
     normalization,
+    attention,
 )
 
 __all__ = [name for family in FAMILIES for name in family.__all__]
