@@ -27,8 +27,13 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 
 
 class _BookOptimizer(Optimizer):
-    def __init__(self) -> None:
-        super().__init__(None)
+    def __init__(self, **settings: Any) -> None:
+        # The book's way: no parameters; the settings are the constructor's (for repr and
+        # state_dict), and each is also a plain attribute, as in the book.
+        super().__init__(None, settings)
+        for k, v in settings.items():
+            if k != "lr":  # lr is the base class's setting
+                setattr(self, k, v)
 
     def update(self, params: Mapping[Any, Any], grads: Mapping[Any, Any]) -> None:
         """One step for every key of `params`, in its order, from `grads[key]`."""
@@ -56,12 +61,17 @@ class _BookOptimizer(Optimizer):
         for key, p, g in todo:
             state = self.key_state.setdefault(key, {})
             if isinstance(p, np.ndarray):
-                self._update(p, g, state)
+                self._book_update(p, g, state)
                 params[key] = p  # type: ignore[index]
             else:
                 value = np.array(p, dtype=np.float64)
-                self._update(value, g.astype(np.float64), state)
+                self._book_update(value, g.astype(np.float64), state)
                 params[key] = float(value)  # type: ignore[index]
+
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        """Update `data` in place from its gradient `g` and the key's `state` (the book's
+        rule of each subclass)."""
+        raise NotImplementedError
 
     def step(self) -> None:
         raise TypeError(
@@ -74,38 +84,31 @@ class SGD(_BookOptimizer):
     """p -= lr * g."""
 
     def __init__(self, lr: float = 0.01) -> None:
-        super().__init__()
-        self.lr = lr
+        super().__init__(lr=lr)
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         data -= self.lr * g
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr}
 
 
 class Momentum(_BookOptimizer):
     """v = momentum * v - lr * g (v starts at zero); p += v."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__()
-        self.lr, self.momentum = lr, momentum
+        super().__init__(lr=lr, momentum=momentum)
+        self.momentum = momentum
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         v = state.get("v")
         v = np.zeros_like(data) if v is None else v
         v = state["v"] = self.momentum * v - self.lr * g
         data += v
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr, "momentum": self.momentum}
 
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient as the book writes it:
     p += momentum**2 * v; p -= (1 + momentum) * lr * g; v = momentum * v - lr * g."""
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         v = state.get("v")
         v = state["v"] = np.zeros_like(data) if v is None else v
         data += self.momentum * self.momentum * v
@@ -118,17 +121,13 @@ class AdaGrad(_BookOptimizer):
     """h += g * g (h starts at zero); p -= lr * g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01) -> None:
-        super().__init__()
-        self.lr = lr
+        super().__init__(lr=lr)
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         h = state.get("h")
         h = state["h"] = np.zeros_like(data) if h is None else h
         h += g * g
         data -= self.lr * g / (np.sqrt(h) + 1e-7)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr}
 
 
 class RMSprop(_BookOptimizer):
@@ -136,18 +135,15 @@ class RMSprop(_BookOptimizer):
     p -= lr * g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
-        super().__init__()
-        self.lr, self.decay_rate = lr, decay_rate
+        super().__init__(lr=lr, decay_rate=decay_rate)
+        self.decay_rate = decay_rate
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         h = state.get("h")
         h = state["h"] = np.zeros_like(data) if h is None else h
         h *= self.decay_rate
         h += (1 - self.decay_rate) * g * g
         data -= self.lr * g / (np.sqrt(h) + 1e-7)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr, "decay_rate": self.decay_rate}
 
 
 class Adam(_BookOptimizer):
@@ -156,8 +152,8 @@ class Adam(_BookOptimizer):
     v += (1 - beta2) * (g*g - v) (both start at zero) and p -= lr_t * m / (sqrt(v) + 1e-7)."""
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        super().__init__()
-        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2)
+        self.beta1, self.beta2 = beta1, beta2
         self.iter = 0
         self._lr_t = lr
 
@@ -171,7 +167,7 @@ class Adam(_BookOptimizer):
             self.iter -= 1  # nothing was updated
             raise
 
-    def _update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _book_update(self, data: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         m, v = state.get("m"), state.get("v")
         if m is None or v is None:
             m = state["m"] = np.zeros_like(data)
@@ -179,6 +175,3 @@ class Adam(_BookOptimizer):
         m += (1 - self.beta1) * (g - m)
         v += (1 - self.beta2) * (g**2 - v)
         data -= self._lr_t * m / (np.sqrt(v) + 1e-7)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "iter": self.iter}
