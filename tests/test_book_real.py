@@ -126,13 +126,13 @@ def test_conv_net_weights_label_as_the_books_own_code(book, test_set, chapter, f
 DRIVER = """
 import os, runpy, sys, numpy as np
 import minigrad.book.mnist as m
-script = os.path.abspath(sys.argv[2])
+seed, script = int(sys.argv[1]), os.path.abspath(sys.argv[2])
 os.chdir(os.path.dirname(script))
 sys.path[0] = os.path.dirname(script)
 sys.argv = [script]
 import dataset.mnist
 dataset.mnist.load_mnist = m.load_mnist  # only the loader swapped (it would download)
-np.random.seed(int(sys.argv[1]))
+np.random.seed(seed)
 runpy.run_path(script, run_name="__main__")
 """
 
