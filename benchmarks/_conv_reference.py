@@ -237,14 +237,15 @@ class FastAffine:
 
 
 class FastDropout:
-    """Inverted dropout (as minigrad's), the mask drawn from np.random like the book's."""
+    """The book's dropout, not inverted (as minigrad's DeepConvNet, `nn.BookDropout`): the
+    mask `np.random.rand(*x.shape) > ratio` from np.random's stream, like the book's."""
 
     def __init__(self, ratio: float) -> None:
         self.ratio = ratio
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        u = np.random.random_sample(x.shape)  # noqa: NPY002 - the same stream as minigrad's
-        self.keep = (u >= self.ratio).astype(x.dtype) * x.dtype.type(1 / (1 - self.ratio))
+        shape = x.shape
+        self.keep = (np.random.rand(*shape) > self.ratio).astype(x.dtype)  # noqa: NPY002
         return x * self.keep
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

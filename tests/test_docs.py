@@ -221,6 +221,17 @@ API_MODULES = [
     "minigrad.onnx",
     "minigrad.viz.explain_steps",
     "minigrad.gradcheck",
+    "minigrad.book",
+    "minigrad.book.layers",
+    "minigrad.book.multi_layer_net",
+    "minigrad.book.multi_layer_net_extend",
+    "minigrad.book.optimizer",
+    "minigrad.book.trainer",
+    "minigrad.book.functions",
+    "minigrad.book.gradient",
+    "minigrad.book.util",
+    "minigrad.book.mnist",
+    "minigrad.book.runner",
 ]
 
 

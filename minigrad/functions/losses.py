@@ -63,10 +63,11 @@ class SoftmaxCrossEntropy(Function):
         if transposed:
             z = x.T.copy()  # a copy always (for N = 1 x.T is already contiguous)
             z -= z.max(axis=0)
-            self.target = target = t * n + rows(n)  # z[t_n, n] in z's flat layout
+            # In intp: t * n overflows narrow labels (the book's uint8 ones: 9 * 100 > 255).
+            self.target = target = t.astype(np.intp, copy=False) * n + rows(n)  # z[t_n, n], flat
         else:
             z = x - x.max(axis=1, keepdims=True)
-            self.target = target = rows(n) * c + t  # z[n, t_n] in z's flat layout
+            self.target = target = rows(n) * c + t  # z[n, t_n] in z's flat layout (intp)
         axis = 0 if transposed else 1
         picked = z.reshape(-1)[target].sum()
         e = np.exp(z, out=z)

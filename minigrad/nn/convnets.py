@@ -1,10 +1,12 @@
 """The book's convolutional networks, `SimpleConvNet` (chapter 7) and `DeepConvNet`
 (chapter 8), with the book's interface and as `Module`s.
 
-Both keep the book's `params` (W1, b1, ...: the very arrays the Parameters hold), `layers`,
-`last_layer`, `predict`, `loss`, `accuracy(x, t, batch_size=100)`, `gradient` (by autograd),
-`numerical_gradient` (for tiny sizes) and `save_params`/`load_params` (an `.npz` archive
-rather than the book's pickle). Their Parameters are named like the keys of `params`.
+Both keep the book's `params` (W1, b1, ...: a `ParamDict` over the arrays the Parameters
+hold, shared with TwoLayerNet), `layers`, `last_layer`, `predict`, `loss`,
+`accuracy(x, t, batch_size=100)`, `gradient` (by autograd), `numerical_gradient` (for tiny
+sizes) and `save_params`/`load_params` (minigrad's `.npz`, or the book's `.pkl` read without
+running code). Their Parameters are named like the keys of `params`. Like the book's, they
+compute in float64 unless `dtype=` says otherwise.
 """
 
 from __future__ import annotations
@@ -17,43 +19,36 @@ import numpy as np
 
 from minigrad.core import Parameter, Variable, get_default_dtype, no_grad
 from minigrad.nn.conv import Convolution, Pooling
-from minigrad.nn.layers import Affine, Dropout, Relu
+from minigrad.nn.layers import Affine, BookDropout, Relu
 from minigrad.nn.losses import SoftmaxWithLoss
-from minigrad.nn.models import _Classifier
-from minigrad.nn.module import IncompatibleKeys, Module, runs_as_call
+from minigrad.nn.models import _BookNet, _hands_out
+from minigrad.nn.module import Module, runs_as_call
 
 __all__ = ["SimpleConvNet", "DeepConvNet"]
 
 
-def book_params(named: Sequence[tuple[str, Parameter]]) -> dict[str, np.ndarray]:
-    """The book's `params` dict: name -> the ndarray the Parameter holds (not a copy), so
-    `params['W1'] -= lr * g` and `params['W1'][...] = w` change the model. The one place the
-    conv nets build it, so that the mechanism can change for all of them at once."""
-    return {name: p.data for name, p in named}
-
-
-class _ConvNet(_Classifier):
+class _ConvNet(_BookNet):
     """What the conv nets share: layers run in order, the book's `train_flg`, evaluation in
-    batches, and the book's `save_params`/`load_params`."""
+    batches."""
 
-    _named: tuple[tuple[str, Parameter], ...]
     _sequence: tuple[Module, ...]
+    dtype: np.dtype
 
-    def _init_params(self, arrays: Mapping[str, np.ndarray], dtype: Any) -> None:
+    def _make_params(self, arrays: Mapping[str, np.ndarray], dtype: Any) -> None:
         """Make the Parameters W1, b1, ... (top-level attributes, so named like the keys)."""
         named = []
         for name, a in arrays.items():
             p = Parameter(np.asarray(a), name=name, dtype=dtype)
             setattr(self, name, p)
             named.append((name, p))
-        self._named = tuple(named)
-        self.params = book_params(self._named)
+        self._init_params(named)
 
     @property
     def last_layer(self) -> SoftmaxWithLoss:
         """The book's name for `lastLayer` in the conv nets."""
         return self.lastLayer
 
+    @_hands_out
     @runs_as_call
     def predict(self, x: Variable | np.ndarray, train_flg: bool | None = None) -> Variable:
         """Logits (N, output_size) for x (N, C, H, W). `train_flg` (the book's argument)
@@ -69,6 +64,10 @@ class _ConvNet(_Classifier):
             self.train(previous)
 
     def _run(self, x: Any) -> Any:
+        if not isinstance(x, Variable):
+            x = np.asarray(x)
+            if x.dtype != self.dtype:
+                x = x.astype(self.dtype)  # the book's float32 images into float64 weights
         for layer in self._sequence:
             x = layer(x)
         return x
@@ -94,14 +93,6 @@ class _ConvNet(_Classifier):
                 correct += int(np.count_nonzero(np.argmax(y, axis=1) == td[i : i + batch_size]))
         return correct / len(xd)
 
-    def save_params(self, file_name: str = "params.npz") -> str:
-        """Write `params` to `file_name` (an `.npz` archive, atomically). Returns the path."""
-        return self.save(file_name)
-
-    def load_params(self, file_name: str = "params.npz") -> IncompatibleKeys:
-        """Load weights written by `save_params` into `params`, in place (shapes checked)."""
-        return self.load(file_name)
-
 
 def _conv_out(size: int, filter_size: int, pad: int, stride: int) -> int:
     return (size + 2 * pad - filter_size) // stride + 1
@@ -123,6 +114,7 @@ def _check_conv_param(p: Mapping[str, Any], where: str) -> tuple[int, int, int, 
 
 
 def _dtype(dtype: Any, where: str) -> np.dtype:
+    # The book's float64 unless dtype says otherwise (None: minigrad's default dtype).
     dt = get_default_dtype() if dtype is None else np.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"{where}: dtype must be floating, got {dt}")
@@ -134,7 +126,7 @@ class SimpleConvNet(_ConvNet):
 
     `SimpleConvNet(input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5,
     'pad': 0, 'stride': 1}, hidden_size=100, output_size=10, weight_init_std=0.01,
-    dtype=None)`. Weights are `weight_init_std * np.random.randn(...)` drawn in the book's
+    dtype=np.float64)`. Weights are `weight_init_std * np.random.randn(...)` drawn in the book's
     order (W1, W2, W3), so `np.random.seed` reproduces the book's net; biases are zeros.
     `params`: W1 (FN, C, FS, FS), b1 (FN,) of the convolution; W2, b2 and W3, b3 of the two
     affine layers. `layers`: Conv1, Relu1, Pool1 (2x2, stride 2), Affine1, Relu2, Affine2.
@@ -147,7 +139,7 @@ class SimpleConvNet(_ConvNet):
         hidden_size: int = 100,
         output_size: int = 10,
         weight_init_std: float = 0.01,
-        dtype: Any = None,
+        dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         if conv_param is None:
@@ -167,7 +159,7 @@ class SimpleConvNet(_ConvNet):
         W1 = std * np.random.randn(fn, c, fs, fs)  # noqa: NPY002 - the book seeds np.random
         W2 = std * np.random.randn(pool_size, hidden_size)  # noqa: NPY002
         W3 = std * np.random.randn(hidden_size, output_size)  # noqa: NPY002
-        self._init_params(
+        self._make_params(
             {
                 "W1": W1,
                 "b1": np.zeros(fn),
@@ -217,12 +209,14 @@ class DeepConvNet(_ConvNet):
         affine - relu - dropout - affine - dropout - softmax
 
     `DeepConvNet(input_dim=(1, 28, 28), conv_param_1=..., ..., conv_param_6=...,
-    hidden_size=50, output_size=10, dtype=None)` with the book's defaults (3x3 filters,
+    hidden_size=50, output_size=10, dtype=np.float64)` with the book's defaults (3x3 filters,
     16, 16, 32, 32, 64, 64 of them, pad 1 except conv 4's pad 2, 2x2 pooling with stride 2,
     dropout 0.5). He weights, sqrt(2 / fan_in) * randn, drawn in the book's order; biases
     zeros. `params`: W1..W6, b1..b6 of the convolutions, W7, b7 and W8, b8 of the affine
-    layers. `layers` is the book's list of 20 layers. The dropout here is inverted (see
-    `nn.Dropout`); `accuracy` and `predict(x, train_flg=False)` run without it.
+    layers. `layers` is the book's list of 20 layers. The dropout is the book's
+    (`BookDropout`: not inverted, masks from `np.random.rand`, a scaling by 0.5 in
+    evaluation), so the book's trained weights give the book's scores; `accuracy` and
+    `predict(x, train_flg=False)` run in evaluation.
     """
 
     def __init__(
@@ -236,7 +230,7 @@ class DeepConvNet(_ConvNet):
         conv_param_6: Mapping[str, Any] = _DEEP_DEFAULTS[5],
         hidden_size: int = 50,
         output_size: int = 10,
-        dtype: Any = None,
+        dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         convs = [
@@ -266,7 +260,7 @@ class DeepConvNet(_ConvNet):
         arrays["b7"] = np.zeros(hidden_size)
         arrays["W8"] = np.sqrt(2.0 / hidden_size) * np.random.randn(hidden_size, output_size)  # noqa: NPY002
         arrays["b8"] = np.zeros(output_size)
-        self._init_params(arrays, self.dtype)
+        self._make_params(arrays, self.dtype)
         self.input_dim, self.hidden_size, self.output_size = (
             tuple(input_dim),
             hidden_size,
@@ -281,9 +275,9 @@ class DeepConvNet(_ConvNet):
         self.layers += [
             Affine(P["W7"], P["b7"]),
             Relu(),
-            Dropout(0.5),
+            BookDropout(0.5),
             Affine(P["W8"], P["b8"]),
-            Dropout(0.5),
+            BookDropout(0.5),
         ]
         self.lastLayer = SoftmaxWithLoss()
         self._sequence = tuple(self.layers)

@@ -26,6 +26,7 @@ __all__ = [
     "GELU",
     "SiLU",
     "Dropout",
+    "BookDropout",
     "Flatten",
     "Sequential",
 ]
@@ -224,9 +225,9 @@ class Dropout(Module):
     rest scaled by 1 / (1 - p); in evaluation mode (`eval()`) the input passes unchanged.
     The mask comes from NumPy's global generator (`np.random.seed` repeats it).
 
-    `Dropout(dropout_ratio=0.5)`, the book's keyword, is the same layer; the book's dropout
-    is not inverted (it scales by 1 - ratio in evaluation instead), which gives the same
-    predictions up to a rescaling of the next layer's weights.
+    `Dropout(dropout_ratio=0.5)`, the book's keyword, is the same (inverted) layer; the
+    book's dropout is not inverted (it scales by 1 - ratio in evaluation instead): weights
+    trained by the book's code need `BookDropout` to give the book's scores.
     """
 
     def __init__(self, p: float = 0.5, dropout_ratio: float | None = None) -> None:
@@ -244,6 +245,40 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class BookDropout(Module):
+    """The book's dropout, not inverted: in training mode each element is kept where
+    `np.random.rand(*x.shape) > dropout_ratio` (NumPy's global generator, drawn as the book
+    draws it, so `np.random.seed` repeats the book's masks) and zeroed elsewhere, unscaled; in
+    evaluation mode x is scaled by `1 - dropout_ratio`. `forward(x, train_flg=None)`:
+    `train_flg` overrides the module's mode for one call, as in the book. The weights the
+    book trains with it (its DeepConvNet's) give the book's scores only with this layer."""
+
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(dropout_ratio, bool) or not isinstance(
+            dropout_ratio, int | float | np.floating
+        ):
+            raise TypeError(
+                f"BookDropout: dropout_ratio must be a number, got {type(dropout_ratio).__name__}"
+            )
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"BookDropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
+        self.dropout_ratio = float(dropout_ratio)
+
+    def forward(self, x: Variable | np.ndarray, train_flg: bool | None = None) -> Variable:
+        training = self.training if train_flg is None else bool(train_flg)
+        d = x.data if isinstance(x, Variable) else np.asarray(x)
+        dt = d.dtype if d.dtype.kind == "f" else np.dtype(np.float64)
+        if training:
+            keep = (np.random.rand(*d.shape) > self.dropout_ratio).astype(dt)  # noqa: NPY002
+        else:
+            keep = np.asarray(1.0 - self.dropout_ratio, dtype=dt)
+        return F.mul(x, keep)
+
+    def extra_repr(self) -> str:
+        return f"dropout_ratio={self.dropout_ratio}"
 
 
 class Flatten(Module):

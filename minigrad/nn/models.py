@@ -4,18 +4,21 @@ softmax cross-entropy and both `Module`s."""
 from __future__ import annotations
 
 import functools
+import os
 import warnings
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from minigrad._pickle import read_weights_pickle
 from minigrad.core import Parameter, Variable, _local, get_default_dtype, no_grad
 from minigrad.nn import init as _init
 from minigrad.nn.layers import Affine, Linear, ReLU, Relu, Sigmoid, Tanh
 from minigrad.nn.losses import SoftmaxWithLoss
-from minigrad.nn.module import Module, runs_as_call
+from minigrad.nn.module import IncompatibleKeys, Module, runs_as_call
 from minigrad.nn.params import HandedOut, ParamDict
 
 __all__ = ["TwoLayerNet", "MLP"]
@@ -109,7 +112,7 @@ def _hands_out(method: Callable[..., Any]) -> Callable[..., Any]:
     can free their graphs (see minigrad.nn.params)."""
 
     @functools.wraps(method)
-    def wrapper(self: TwoLayerNet, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: _BookNet, *args: Any, **kwargs: Any) -> Any:
         scope = _local.mode.scope
         out = method(self, *args, **kwargs)
         if (
@@ -123,7 +126,76 @@ def _hands_out(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class TwoLayerNet(_Classifier):
+class _BookNet(_Classifier):
+    """What the book-style networks share (TwoLayerNet, SimpleConvNet, DeepConvNet and
+    minigrad.book's MultiLayerNet, MultiLayerNetExtend): one `params` mechanism, a
+    `ParamDict` over their Parameters, so `params[k] -= ...`, `params[k] = w` and
+    `params[k][...] = w` all reach the model (or raise naming the key and the shapes), and
+    the graphs of the outputs handed out before a change are freed."""
+
+    _named: tuple[tuple[str, Parameter], ...]
+    _handed_out: HandedOut
+    _params: ParamDict
+
+    def _init_params(self, named: Sequence[tuple[str, Parameter]]) -> None:
+        """Make `params` over these (name, Parameter) pairs, in the book's key order."""
+        self._named = tuple(named)
+        self._handed_out = HandedOut()
+        self._params = ParamDict(dict(self._named), self._handed_out, type(self).__name__)
+
+    @property
+    def params(self) -> ParamDict:
+        """The book's dict: name -> the array its Parameter holds (a `ParamDict`)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Mapping[str, Any]) -> None:
+        # `net.params = {...}` loads the arrays, like params[k] = v for each key.
+        if not isinstance(value, Mapping) or set(value) != set(self._params):
+            keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            raise ValueError(
+                f"{type(self).__name__}.params = ...: expected a dict with the keys "
+                f"{', '.join(self._params)}, got {keys}; its arrays are copied into the model"
+            )
+        self._params.update(value)
+
+    loss = _hands_out(_Classifier.loss)
+    __call__ = _hands_out(Module.__call__)
+
+    def _params_changed(self, why: str) -> None:
+        self._handed_out.free(type(self).__name__, why)
+
+    def _param_items(self) -> Sequence[tuple[str, Parameter]]:
+        return self._named
+
+    def save_params(self, file_name: str = "params.npz") -> str:
+        """Write the parameters (and buffers) to `file_name`, an `.npz` archive written
+        atomically (`Module.save`). Returns the path."""
+        return self.save(file_name)
+
+    def load_params(self, file_name: str = "params.npz") -> IncompatibleKeys:
+        """Load weights into `params`, in place: minigrad's `.npz` from `save_params`, or the
+        book's `.pkl` (a pickled dict of arrays: its `sample_weight.pkl`, `params.pkl`,
+        `deep_convnet_params.pkl`), read by a restricted unpickler that accepts only arrays
+        and numbers and runs nothing. The keys must be those of `params`; shapes are checked
+        and other float dtypes cast into the parameters (as `load_state_dict`); on error
+        nothing is loaded."""
+        path = os.fspath(file_name)
+        if zipfile.is_zipfile(path):
+            return self.load(path)
+        arrays = read_weights_pickle(path)
+        if set(arrays) != set(self._params):
+            missing = [k for k in self._params if k not in arrays]
+            unexpected = [k for k in arrays if k not in self._params]
+            raise ValueError(
+                f"{type(self).__name__}.load_params: {path} has keys {sorted(arrays)}; missing "
+                f"{missing}, unexpected {unexpected} (nothing was loaded)"
+            )
+        self._params.update({k: arrays[k] for k in self._params})
+        return IncompatibleKeys([], [])
+
+
+class TwoLayerNet(_BookNet):
     """The book's two-layer network: Affine -> Relu -> Affine -> SoftmaxWithLoss.
 
     `weight_init_std * np.random.randn(...)` weights (so `np.random.seed` reproduces the book's
@@ -174,30 +246,12 @@ class TwoLayerNet(_Classifier):
         self.b1 = Parameter(np.zeros(hidden_size, dt), name="b1")
         self.W2 = Parameter(weight((hidden_size, output_size), dt), name="W2")
         self.b2 = Parameter(np.zeros(output_size, dt), name="b2")
-        self._named = (("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2))
-        self._handed_out = HandedOut()
-        self._params = ParamDict(dict(self._named), self._handed_out, type(self).__name__)
+        self._init_params((("W1", self.W1), ("b1", self.b1), ("W2", self.W2), ("b2", self.b2)))
         self.layers: OrderedDict[str, Module] = OrderedDict()
         self.layers["Affine1"] = Affine(self.W1, self.b1)
         self.layers["Relu1"] = Relu()
         self.layers["Affine2"] = Affine(self.W2, self.b2)
         self.lastLayer = SoftmaxWithLoss()
-
-    @property
-    def params(self) -> ParamDict:
-        """The book's dict W1, b1, W2, b2 -> the arrays the Parameters hold (see the class)."""
-        return self._params
-
-    @params.setter
-    def params(self, value: Mapping[str, Any]) -> None:
-        # `net.params = {...}` loads the arrays, like params[k] = v for each key.
-        if not isinstance(value, Mapping) or set(value) != set(self._params):
-            keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-            raise ValueError(
-                f"{type(self).__name__}.params = ...: expected a dict with the keys W1, b1, W2, b2, got "
-                f"{keys}; its arrays are copied into the model"
-            )
-        self._params.update(value)
 
     @_hands_out
     @runs_as_call
@@ -206,15 +260,6 @@ class TwoLayerNet(_Classifier):
         for layer in self.layers.values():
             x = layer(x)
         return x  # type: ignore[return-value]
-
-    loss = _hands_out(_Classifier.loss)
-    __call__ = _hands_out(Module.__call__)
-
-    def _params_changed(self, why: str) -> None:
-        self._handed_out.free(type(self).__name__, why)
-
-    def _param_items(self) -> Sequence[tuple[str, Parameter]]:
-        return self._named
 
     def extra_repr(self) -> str:
         return (

@@ -252,18 +252,21 @@ class Module:
         """Copy the arrays of `state_dict` into the parameters and buffers, in place (so arrays
         shared with the model, like `TwoLayerNet.params`, stay valid).
 
-        Shapes and dtypes must match exactly; with `strict`, so must the keys. Everything is
+        Shapes must match; with `strict`, so must the keys. An array of another dtype of the
+        same kind (float64 into a float32 model, the book's float32 weights into a float64
+        one) is cast into the parameter, as PyTorch's `load_state_dict` does; one that cannot
+        be cast so (complex, or a float into an integer buffer) is refused. Everything is
         checked before anything is copied: on error the model is unchanged, and the error
-        names the missing and unexpected keys and the mismatched shapes and dtypes.
-        Returns the skipped keys (both lists are empty when `strict`).
+        names the missing and unexpected keys and the mismatched shapes, and lists in one
+        line the keys refused for their dtype. Returns the skipped keys (both lists are
+        empty when `strict`).
         """
         own: dict[str, Variable] = dict(self.named_parameters())
         # A buffer is filled in place like a parameter: a Variable holding it (not a copy).
         own.update((name, Variable(b, requires_grad=False)) for name, b in self.named_buffers())
         missing, unexpected, problems = compare_keys(own, state_dict, strict, "load_state_dict")
         pairs = []
-        saved_dtypes: set[str] = set()  # of the arrays refused for their dtype alone
-        pairs_refused: list[str] = []
+        refused: list[str] = []  # keys whose dtype cannot be cast into the model's
         for name, p in own.items():
             if name not in state_dict:
                 continue
@@ -279,25 +282,21 @@ class Module:
                     f"{name!r} has shape {value.shape} in the state dict but {p.data.shape} in "
                     "the model"
                 )
-            elif value.dtype != p.data.dtype:
-                saved_dtypes.add(str(value.dtype))
-                pairs_refused.append(name)
-                problems.append(
-                    f"{name!r} has dtype {value.dtype} in the state dict but {p.data.dtype} in "
-                    "the model"
-                )
+            elif value.dtype != p.data.dtype and not np.can_cast(
+                value.dtype, p.data.dtype, casting="same_kind"
+            ):
+                refused.append(f"{name} ({value.dtype} into {p.data.dtype})")
             else:
                 pairs.append((p, value))
+        if refused:
+            problems.append("cannot cast " + ", ".join(refused))
         if problems:
-            hint = ""
-            if len(saved_dtypes) == 1 and len(problems) == len(pairs_refused):
-                hint = f"; make the model with dtype=np.{saved_dtypes.pop()} to load them"
             raise ValueError(
                 f"load_state_dict: {type(self).__name__}: " + "; ".join(problems) + " (nothing "
-                f"was loaded{hint})"
+                "was loaded)"
             )
         for p, value in pairs:
-            np.copyto(p.data, value)
+            np.copyto(p.data, value, casting="same_kind")
             increment_version(p)
         if pairs:
             self._params_changed("load_state_dict")

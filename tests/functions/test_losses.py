@@ -74,6 +74,18 @@ def test_index_and_one_hot_targets_agree():
     np.testing.assert_allclose(ga, gb, rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int64])
+def test_narrow_integer_labels_of_a_large_batch(dtype):
+    # The book's loader gives uint8 labels; the flat index t * N + n must not overflow them.
+    x = np.random.default_rng(2).standard_normal((100, 10))
+    t = (np.arange(100) * 7 % 10).astype(dtype)
+    loss = F.softmax_cross_entropy(Variable(x), t)
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(loss.data, -logp[np.arange(100), t].mean(), rtol=1e-14)
+    (g,) = grads_of(lambda v: F.softmax_cross_entropy(v, t), x)
+    np.testing.assert_allclose(g, (np.exp(logp) - onehot(t.astype(int), 10)) / 100, atol=1e-16)
+
+
 @pytest.mark.parametrize("targets", ["index", "one-hot"])
 def test_softmax_cross_entropy_gradient_is_softmax_minus_onehot_over_n(targets):
     x = np.random.default_rng(1).standard_normal((5, 3))

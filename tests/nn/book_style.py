@@ -136,11 +136,31 @@ def simple_conv_net(params, stride, pad):
     ]
 
 
+class Scale:
+    """The book's dropout in evaluation: x * (1 - dropout_ratio)."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def forward(self, x):
+        return x * self.s
+
+    def backward(self, d):
+        return d * self.s
+
+
 def deep_conv_net(params, pads):
-    """DeepConvNet's layers in evaluation mode (its dropouts are then the identity)."""
+    """DeepConvNet's layers in evaluation mode (its dropouts, the book's, then scale by
+    1 - 0.5)."""
     layers = []
     for i in range(6):
         layers += [Convolution(params[f"W{i + 1}"], params[f"b{i + 1}"], 1, pads[i]), Relu()]
         if i % 2:
             layers.append(Pooling(2, 2, stride=2))
-    return layers + [Affine(params["W7"], params["b7"]), Relu(), Affine(params["W8"], params["b8"])]
+    return layers + [
+        Affine(params["W7"], params["b7"]),
+        Relu(),
+        Scale(0.5),
+        Affine(params["W8"], params["b8"]),
+        Scale(0.5),
+    ]

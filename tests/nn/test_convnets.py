@@ -73,7 +73,8 @@ def test_same_seed_same_weights_as_the_books_draws():
     np.testing.assert_array_equal(net.params["W1"], W1)
     np.testing.assert_array_equal(net.params["W2"], W2)
     assert net.params["W1"].dtype == np.float64
-    assert nn.SimpleConvNet().params["W1"].dtype == np.float32
+    assert nn.SimpleConvNet().params["W1"].dtype == np.float64  # the book's dtype by default
+    assert nn.SimpleConvNet(dtype=None).params["W1"].dtype == np.float32
 
 
 def test_deep_conv_net_shapes_modes_and_gradient():

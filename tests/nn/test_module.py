@@ -215,7 +215,7 @@ def test_load_state_dict_names_every_problem_and_loads_nothing():
     before = net.state_dict()
     sd = net.state_dict()
     sd["tied"] = np.zeros((5, 3))
-    sd["heads.a.b"] = sd["heads.a.b"].astype(np.float32)
+    sd["heads.a.b"] = sd["heads.a.b"].astype(np.complex128)  # float32 would be cast
     del sd["scale"]
     sd["extra.W"] = np.zeros(1)
     sd["heads.a.W"] = np.full((3, 2), 9.0)
@@ -225,9 +225,19 @@ def test_load_state_dict_names_every_problem_and_loads_nothing():
     assert "missing keys ['scale']" in msg
     assert "unexpected keys ['extra.W']" in msg
     assert "'tied' has shape (5, 3) in the state dict but (4, 3) in the model" in msg
-    assert "'heads.a.b' has dtype float32 in the state dict but float64 in the model" in msg
+    assert "cannot cast heads.a.b (complex128 into float64) (nothing was loaded)" in msg
     for name, arr in net.state_dict().items():
         np.testing.assert_array_equal(arr, before[name])  # heads.a.W was not loaded either
+
+
+def test_load_state_dict_casts_another_float_dtype_as_pytorch_does():
+    net = Net()  # float64
+    sd = {k: v.astype(np.float32) + np.float32(0.25) for k, v in net.state_dict().items()}
+    arrays = {name: p.data for name, p in net.named_parameters()}
+    net.load_state_dict(sd)
+    for name, p in net.named_parameters():
+        assert p.data is arrays[name] and p.data.dtype == np.float64
+        np.testing.assert_array_equal(p.data, sd[name].astype(np.float64))
 
 
 def test_load_state_dict_non_strict_reports_the_skipped_keys():

@@ -347,6 +347,11 @@ def test_pytorch_equivalents_of_the_books_conv_nets():
     want = simple.predict(x).data
     np.testing.assert_allclose(_run_torch(torch, theirs, x), want, rtol=1e-5, atol=1e-6)
 
+    class BooksDropoutInEvaluation(tnn.Module):
+        # The book's dropout is not inverted: in evaluation it scales by 1 - 0.5.
+        def forward(self, x):
+            return x * 0.5
+
     class TorchDeepConvNet(tnn.Module):
         def __init__(self):
             super().__init__()
@@ -356,8 +361,8 @@ def test_pytorch_equivalents_of_the_books_conv_nets():
                 layers += [tnn.Conv2d(c_in, c_out, 3, padding=pad), tnn.ReLU()]
                 if i % 2 == 1:
                     layers.append(tnn.MaxPool2d(2, 2))
-            layers += [tnn.Linear(64 * 4 * 4, 50), tnn.ReLU(), tnn.Dropout(0.5)]
-            layers += [tnn.Linear(50, 10), tnn.Dropout(0.5)]
+            layers += [tnn.Linear(64 * 4 * 4, 50), tnn.ReLU(), BooksDropoutInEvaluation()]
+            layers += [tnn.Linear(50, 10), BooksDropoutInEvaluation()]
             # Indexed as minigrad's list (its Affine flattens by itself).
             self.layers = tnn.ModuleList(layers)
 

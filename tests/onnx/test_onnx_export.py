@@ -49,14 +49,14 @@ def sequential() -> nn.Sequential:
 
 def simple_conv_net() -> nn.SimpleConvNet:
     np.random.seed(4)  # noqa: NPY002
-    net = nn.SimpleConvNet(weight_init_std=0.1)
+    net = nn.SimpleConvNet(weight_init_std=0.1, dtype=np.float32)
     net.b1.data[:] = np.linspace(-0.2, 0.2, 30)
     return net
 
 
 def deep_conv_net() -> nn.DeepConvNet:
     np.random.seed(5)  # noqa: NPY002
-    return nn.DeepConvNet()
+    return nn.DeepConvNet(dtype=np.float32)
 
 
 def conv_sequential() -> nn.Sequential:
