@@ -12,12 +12,14 @@ importer in `importers.py`.
 | minigrad op | ONNX nodes |
 | --- | --- |
 | add, sub, mul, div, pow | Add, Sub, Mul, Div, Pow |
-| neg, exp, log, sqrt, abs, tanh | Neg, Exp, Log, Sqrt, Abs, Tanh |
+| neg, exp, log, sqrt, abs, tanh, sin, cos | Neg, Exp, Log, Sqrt, Abs, Tanh, Sin, Cos |
 | clip, where, maximum, minimum | Clip, Where, Max, Min |
 | sigmoid, relu, leaky_relu | Sigmoid, Relu, LeakyRelu |
+| softplus | Softplus (Mul, Div by beta), Greater + Where past the threshold |
 | softmax, log_softmax | Softmax, LogSoftmax |
 | dropout (recorded in training mode) | Dropout (an identity at inference) |
 | sum, mean, max, min, logsumexp | ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceLogSumExp |
+| var, std | ReduceMean, Sub, Mul, ReduceSum, Div (+ Sqrt); n from Shape over a batch axis |
 | reshape (flatten) | Reshape (Flatten for (N, ...) -> (N, -1)) |
 | transpose, broadcast_to, sum_to | Transpose, Expand, ReduceSum (+ Squeeze) |
 | getitem | Slice, Squeeze, Unsqueeze, Gather, GatherND (+ Range for arange(N)) |
@@ -54,15 +56,18 @@ from minigrad.functions.activations import (
     ReLU,
     Sigmoid,
     Softmax,
+    Softplus,
 )
 from minigrad.functions.arithmetic import Add, Div, Mul, Neg, Pow, Sub
 from minigrad.functions.elementwise import (
     Abs,
     Clip,
+    Cos,
     Exp,
     Log,
     Maximum,
     Minimum,
+    Sin,
     Sqrt,
     Tanh,
     Where,
@@ -75,7 +80,7 @@ from minigrad.functions.losses import (
     SoftmaxCrossEntropyOneHot,
 )
 from minigrad.functions.normalization import BatchNorm, BatchNormEval, Dropout
-from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
+from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Std, Sum, Var
 from minigrad.functions.shape import (
     BroadcastTo,
     Concatenate,
@@ -142,6 +147,8 @@ for _cls, _op in [
     (Sqrt, "Sqrt"),
     (Abs, "Abs"),
     (Tanh, "Tanh"),
+    (Sin, "Sin"),
+    (Cos, "Cos"),
     (Sigmoid, "Sigmoid"),
     (ReLU, "Relu"),
 ]:
@@ -163,6 +170,20 @@ for _cls, _op in [
 def _leaky_relu(b: Builder, f: LeakyReLU, xs: list[Value]) -> Result:
     shape, dt = b.outs[0]
     return b.node("LeakyRelu", [b.name(xs[0], dt)], alpha=float(f.slope)), xs[0].sym
+
+
+@exports(Softplus)
+def _softplus(b: Builder, f: Softplus, xs: list[Value]) -> Result:
+    # ONNX's Softplus has no beta nor threshold: log(1 + exp(beta x)) / beta, and x where
+    # beta * x > threshold.
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    z = x if f.beta == 1 else b.node("Mul", [x, b.const(f.beta, dt)])
+    y = b.node("Softplus", [z])
+    if f.beta != 1:
+        y = b.node("Div", [y, b.const(f.beta, dt)])
+    linear = b.node("Greater", [z, b.const(f.threshold, dt)])
+    return b.node("Where", [linear, x, y]), xs[0].sym
 
 
 @exports(Clip)
@@ -237,6 +258,30 @@ _reductions: list[tuple[type[Function], str]] = [
 ]
 for _cls, _op in _reductions:
     EXPORTERS[_cls] = _reduction(_op)
+
+
+@exports(Var, Std)
+def _spread(b: Builder, f: Var | Std, xs: list[Value]) -> Result:
+    # sum((x - mean)**2) / (n - correction), n the elements reduced: a constant, or the
+    # product of the reduced sides read from the Shape when one of them follows the batch.
+    (x,) = xs
+    shape, dt = b.outs[0]
+    axes = list(normalize_axes(f.axis, x.ndim, f.name))
+    xn = b.name(x, dt)
+    d = b.node("Sub", [xn, b.reduce("ReduceMean", xn, axes or None, True)])
+    squares = b.reduce("ReduceSum", b.node("Mul", [d, d]), axes or None, f.keepdims)
+    if any(isinstance(x.sym[a], Batch) for a in axes):
+        n = b.dim(xn, axes[0])
+        for a in axes[1:]:
+            n = b.node("Mul", [n, b.dim(xn, a)])
+        n = b.node("Reshape", [b.node("Cast", [n], to=b.tensor_type(dt)), b.ints([])])
+        divisor = b.node("Sub", [n, b.const(f.correction, dt)])
+    else:
+        divisor = b.const(int(np.prod([x.shape[a] for a in axes])) - f.correction, dt)
+    y = b.node("Div", [squares, divisor])
+    if isinstance(f, Std):
+        y = b.node("Sqrt", [y])
+    return y, _reduced_sym(x, axes if x.ndim else None, f.keepdims)
 
 
 # --------------------------------------------------------------------------- shape

@@ -95,6 +95,8 @@ _elementwise_ops: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
     ("Sqrt", F.sqrt, np.sqrt),
     ("Abs", F.abs, np.abs),
     ("Tanh", F.tanh, np.tanh),
+    ("Sin", F.sin, np.sin),
+    ("Cos", F.cos, np.cos),
     ("Sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
     ("Relu", F.relu, lambda x: np.maximum(x, 0)),
 ]
@@ -138,9 +140,25 @@ def _softmax(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("Softplus")
 def _softplus(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
     x = xs[0]
-    return F.relu(x) + F.log(1 + F.exp(-F.abs(x)))
+    if _live(x):
+        # ONNX's Softplus has no threshold: linear from beta * x > 1e30 on is none at all.
+        return F.softplus(x, threshold=np.inf)
+    return np.logaddexp(0, x)
+
+
+@imports("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
+def _compare(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # On the values (a boolean array, not recorded), as comparisons of Variables are.
+    fn = {
+        "Greater": np.greater,
+        "Less": np.less,
+        "GreaterOrEqual": np.greater_equal,
+        "LessOrEqual": np.less_equal,
+        "Equal": np.equal,
+    }[ctx.op]
+    a, c = (x.data if isinstance(x, Variable) else x for x in xs)
+    return fn(a, c)
 
 
 @imports("Dropout")

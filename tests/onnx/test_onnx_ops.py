@@ -72,6 +72,15 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
     ("pow", lambda x: x**2 + x**3.0 + 2.0**x + (F.abs(x) + 1) ** W, (x4,)),
     ("neg-exp-log-sqrt", lambda x: F.exp(-x) + F.log(F.abs(x) + 1) + F.sqrt(x * x + 1), (x4,)),
     ("tanh-abs", lambda x: F.tanh(x) * F.abs(x), (x4,)),
+    ("sin-cos", lambda x: F.sin(x * W) + F.cos(x), (x4,)),
+    (
+        "softplus",
+        lambda x: F.softplus(x * W) + F.softplus(x * 30, beta=2.0, threshold=5.0),
+        (x4,),
+    ),
+    ("var-std", lambda x: F.var(x * W, axis=1) + F.std(x, dim=-1, unbiased=False), (x4,)),
+    ("var-std-keepdims", lambda x: F.std(x * 2, axis=(1, 2), keepdims=True) + x, (x23,)),
+    ("var-std-batch-axis", lambda x: F.var(x * W, axis=0) + F.std(x * W, correction=2), (x4,)),
     (
         "clip",
         lambda x: F.clip(x, -0.5, 0.5) + F.clip(x, None, 0.2) + F.clip(x * W, 0.0, None),
@@ -202,7 +211,15 @@ def test_opsets(opset, tmp_path):
     """The exporters that differ by opset (reductions' axes, Shape's start/end) on the rows
     that use them."""
     onnx = need("onnx")
-    for name in ["sum", "max-min", "logsumexp", "getitem-labels", "cross-entropy", "mean"]:
+    for name in [
+        "sum",
+        "max-min",
+        "logsumexp",
+        "getitem-labels",
+        "cross-entropy",
+        "mean",
+        "var-std-batch-axis",
+    ]:
         _, fn, makers = next(c for c in CASES if c[0] == name)
         path = _export(tmp_path, fn, makers, opset=opset)
         assert onnx.load(str(path)).opset_import[0].version == opset
