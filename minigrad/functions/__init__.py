@@ -13,6 +13,7 @@ from minigrad.functions import (
     activations,
     arithmetic,
     conv,
+    conv_transpose,
     elementwise,
     linalg,
     losses,
@@ -24,6 +25,7 @@ from minigrad.functions._methods import attach as _attach
 from minigrad.functions.activations import *  # noqa: F403
 from minigrad.functions.arithmetic import *  # noqa: F403
 from minigrad.functions.conv import *  # noqa: F403
+from minigrad.functions.conv_transpose import *  # noqa: F403
 from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
 from minigrad.functions.losses import *  # noqa: F403
@@ -40,6 +42,7 @@ FAMILIES = (
     linalg,
     losses,
     conv,
+    conv_transpose,
     normalization,
 )
 

@@ -29,6 +29,7 @@ importer in `importers.py`.
 | mean_squared_error | Sub, Mul, ReduceMean |
 | binary_cross_entropy_with_logits | Relu, Mul, Sub, Abs, Neg, Softplus, Add, ReduceMean |
 | conv2d | Conv (weights (OC, C, KH, KW), strides, symmetric pads) |
+| conv_transpose2d | ConvTranspose (weights (C_in, C_out, KH, KW), strides, pads, output_padding) |
 | max_pool2d, avg_pool2d | MaxPool, AveragePool (count_include_pad=1: padding counts as zeros) |
 | batch_norm (evaluation: running statistics) | BatchNormalization (the statistics as initializers named by their module path) |
 | batch_norm (training: batch statistics) | ReduceMean, Sub, Mul, Add, Sqrt, Div, Reshape |
@@ -59,6 +60,7 @@ from minigrad.functions.activations import (
     Softplus,
 )
 from minigrad.functions.arithmetic import Add, Div, Mul, Neg, Pow, Sub
+from minigrad.functions.conv_transpose import ConvTranspose2d
 from minigrad.functions.elementwise import (
     Abs,
     Clip,
@@ -542,6 +544,18 @@ def _conv2d(b: Builder, f: conv_ops.Conv2d, xs: list[Value]) -> Result:
     shape, dt = b.outs[0]
     _nchw(xs[0], "conv2d")
     y = b.node("Conv", [b.name(v, dt) for v in xs], **_window_attrs(f.geometry))
+    return y, (xs[0].sym[0], *shape[1:])
+
+
+@exports(ConvTranspose2d)
+def _conv_transpose2d(b: Builder, f: ConvTranspose2d, xs: list[Value]) -> Result:
+    # ONNX's ConvTranspose is PyTorch's, the same layout and settings: output_padding is
+    # what the op's own geometry (that of conv2d from y back to x) leaves at the end.
+    shape, dt = b.outs[0]
+    _nchw(xs[0], "conv_transpose2d")
+    attrs = _window_attrs(f.geometry)
+    pad = _output_padding(f.geometry)
+    y = b.node("ConvTranspose", [b.name(v, dt) for v in xs], output_padding=pad, **attrs)
     return y, (xs[0].sym[0], *shape[1:])
 
 

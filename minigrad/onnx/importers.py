@@ -473,20 +473,13 @@ def _conv(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("ConvTranspose", check=_conv_check)
 def _conv_transpose(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # The adjoint of a convolution: each input position's channels times the weights
-    # (C_in, C_out, KH, KW), added onto its window of the output (col2im), padding cropped.
     x, w = xs[:2]
     b = xs[2] if len(xs) > 2 else None
-    (kh, kw), (sh, sw), (ph, pw) = _windows(attrs, w)
-    n, c_in, oh, ow = _shape_of(x)
-    c_out = _shape_of(w)[1]
+    kernel, stride, pad = _windows(attrs, w)
+    if tuple(_shape_of(w)[-2:]) != kernel:
+        raise ValueError(f"kernel_shape {list(kernel)} but weights of shape {_shape_of(w)}")
     extra = [int(v) for v in attrs.get("output_padding", [0, 0])]
-    h = sh * (oh - 1) + kh - 2 * ph + extra[0]
-    width = sw * (ow - 1) + kw - 2 * pw + extra[1]
-    rows = F.reshape(F.transpose(x, 0, 2, 3, 1), (n * oh * ow, c_in))
-    cols = F.matmul(rows, F.reshape(w, (c_in, c_out * kh * kw)))
-    y = F.col2im(cols, (n, c_out, h, width), (kh, kw), (sh, sw), (ph, pw))
-    return y if b is None else y + F.reshape(b, (1, c_out, 1, 1))
+    return F.conv_transpose2d(x, w, b, stride, pad, (extra[0], extra[1]))
 
 
 def _pool_check(attrs: dict[str, Any], n_outputs: int) -> str | None:

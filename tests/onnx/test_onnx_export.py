@@ -77,6 +77,16 @@ def conv_sequential() -> nn.Sequential:
     return model
 
 
+def decoder() -> nn.Sequential:
+    """An upsampling decoder: transposed convolutions with stride, padding, output_padding."""
+    np.random.seed(7)  # noqa: NPY002
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+        nn.ConvTranspose2d(3, 1, (2, 3), bias=False), nn.Sigmoid(),
+    )  # fmt: skip
+
+
 _rng = np.random.default_rng(3)
 W1 = mg.Parameter(_rng.normal(0, 0.05, (784, 30)).astype(np.float32), name="W1")
 b1 = mg.Parameter(_rng.normal(0, 0.1, 30).astype(np.float32), name="b1")
@@ -99,6 +109,7 @@ MODELS = {
     "SimpleConvNet": (simple_conv_net, (1, 28, 28)),
     "DeepConvNet": (deep_conv_net, (1, 28, 28)),
     "conv-Sequential": (conv_sequential, (3, 7, 6)),
+    "decoder": (decoder, (1, 10, 12)),
 }
 
 

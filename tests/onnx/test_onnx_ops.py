@@ -27,6 +27,7 @@ M3 = mg.Parameter(RNG.normal(size=(3, 4)).astype(np.float32), name="M3")
 MASK = np.array([True, False, True, True])
 K = mg.Parameter(RNG.normal(size=(3, 2, 3, 3)).astype(np.float32), name="K")
 KB = mg.Parameter(RNG.normal(size=(3,)).astype(np.float32), name="kb")
+KT = mg.Parameter(RNG.normal(size=(2, 3, 3, 2)).astype(np.float32), name="KT")
 GAMMA = mg.Parameter(RNG.uniform(0.5, 2, size=(2,)).astype(np.float32), name="gamma")
 BETA = mg.Parameter(RNG.normal(size=(2,)).astype(np.float32), name="beta")
 RUNNING_MEAN = RNG.normal(size=(4,)).astype(np.float32)
@@ -155,6 +156,17 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
     ("conv2d", lambda x: F.conv2d(x, K, KB), (img,)),
     ("conv2d-stride-pad", lambda x: F.conv2d(x, K, KB, stride=2, padding=1), (img,)),
     ("conv2d-pairs-no-bias", lambda x: F.conv2d(x, K, None, stride=(1, 2), padding=(2, 0)), (img,)),
+    ("conv-transpose2d", lambda x: F.conv_transpose2d(x, KT, KB), (img,)),
+    (
+        "conv-transpose2d-stride-pad",
+        lambda x: F.conv_transpose2d(x, KT, KB, stride=(2, 3), padding=(1, 0), output_padding=1),
+        (img,),
+    ),
+    (
+        "conv-transpose2d-layer",
+        lambda x: F.relu(F.conv_transpose2d(x * 2, KT, None, 2, 1)),
+        (img,),
+    ),
     ("max-pool", lambda x: F.max_pool2d(x, 2), (img,)),
     # Padding with negative inputs around: -inf padding is never taken.
     ("max-pool-stride-pad", lambda x: F.max_pool2d(x - 3, 3, stride=2, padding=1), (img,)),
