@@ -46,7 +46,8 @@ def export(
 
     The file passes `onnx.checker.check_model(..., full_check=True)` before it is written,
     atomically. An op without an ONNX mapping (e.g. a user `Function`) raises
-    UnsupportedOpError naming it and the module it was called in; nothing is written then.
+    UnsupportedOpError naming it and the module it was called in, and saying how to give it
+    an exporter (`register_exporter`); nothing is written then.
     Needs the `onnx` package: `pip install "minigrad[onnx]"`.
     """
     onnx = _io.require("onnx", "export")
@@ -212,11 +213,14 @@ def _check_supported(trace: _trace.Trace) -> None:
     lines = []
     for cls, where in missing:
         kind = "an op" if cls.__module__.startswith("minigrad.") else "a user Function"
-        lines.append(f"op '{cls.name}' ({cls.__name__}, {kind}) called in {where}")
+        lines.append(f"op '{cls.name}' ({cls.__name__}, {kind}) called {where}")
+    names = ", ".join(dict.fromkeys(cls.__name__ for cls, _ in missing))
     known = sorted({cls.name for cls in EXPORTERS})
     raise UnsupportedOpError(
         "export: cannot export " + "; ".join(lines) + ": it has no ONNX mapping, and no "
-        "file was written. minigrad.onnx exports: " + ", ".join(known)
+        f"file was written. Give it one with @minigrad.onnx.register_exporter({names}) on a "
+        'function that writes its ONNX nodes (docs: Leaving minigrad, "Your own ops"). '
+        "minigrad.onnx exports: " + ", ".join(known)
     )
 
 
@@ -293,11 +297,23 @@ def _build(
         b.op = f.name
         b.outs = [(tuple(y.shape), y.dtype) for y in outs if y is not None]
         try:
-            name, sym = EXPORTERS[type(f)](b, f, xs)
+            result = EXPORTERS[type(f)](b, f, xs)
         except UnsupportedOpError as e:
             raise UnsupportedOpError(
-                f"export: {e} (called in {_trace.where_called(f, trace)})"
+                f"export: {e} (called {_trace.where_called(f, trace)})"
             ) from None
+        if not (
+            isinstance(result, tuple)
+            and len(result) == 2
+            and isinstance(result[0], str)
+            and isinstance(result[1], tuple)
+        ):
+            # A user's exporter (register_exporter) may get the protocol wrong.
+            raise TypeError(
+                f"export: the exporter of '{f.name}' ({type(f).__name__}) returned {result!r}; "
+                "an exporter returns (output name, dims), e.g. (b.node(...), xs[0].sym)"
+            )
+        name, sym = result
         shape, dtype = b.outs[0]
         b.batch_dims(shape, sym)
         values[id(outs[0])] = Value(name, dtype, shape, sym)

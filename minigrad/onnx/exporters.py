@@ -6,8 +6,10 @@ output's name and dims (which dimensions follow the batch size, see `_builder.py
 output's shape and dtype as recorded are `b.outs[0]`. Elementwise ops compute in their
 output's dtype: constants are written in it, a value of another dtype is cast.
 
-To export a new op, write its exporter here, decorated with `@exports(ItsClass)`, and its
-importer in `importers.py`.
+To export a new op of minigrad, write its exporter here, decorated with `@exports(ItsClass)`,
+and its importer in `importers.py`. To export your own `Function`, register its exporter with
+`minigrad.onnx.register_exporter(YourFunction)` (the same thing, checked and public; the
+docs page "Leaving minigrad" has an example).
 
 | minigrad op | ONNX nodes |
 | --- | --- |
@@ -119,6 +121,42 @@ def exports(*classes: type[Function]) -> Callable[[Exporter], Exporter]:
         for cls in classes:
             EXPORTERS[cls] = fn
         return fn
+
+    return register
+
+
+def register_exporter(*classes: type[Function]) -> Callable[[Exporter], Exporter]:
+    """Register the decorated function as the ONNX exporter of your `Function` subclass(es),
+    so that `minigrad.onnx.export` can write models that use them:
+
+        @minigrad.onnx.register_exporter(Cube)
+        def export_cube(b, f, xs):
+            shape, dtype = b.outs[0]            # the output as recorded
+            x = b.name(xs[0], dtype)            # the input's ONNX name, in that dtype
+            return b.node("Pow", [x, b.const(3.0, dtype)]), xs[0].sym
+
+    An exporter gets `b` (the graph under construction: `b.node(op_type, inputs,
+    **attributes)` adds an ONNX node and returns its output's name, `b.const(array, dtype)`
+    a constant's name, `b.name(value, dtype)` an input's name, `b.outs` the outputs' (shape,
+    dtype)), `f` (the recorded Function, with the settings its `__init__` stored) and `xs`
+    (its inputs as `Value`s: `.shape`, `.dtype`, `.sym`). It returns the output's name and
+    `sym`, its shape with the dimensions that follow the batch size marked (for an output of
+    its input's shape, `xs[0].sym`). Only the exact class is matched (not subclasses); a later
+    registration replaces an earlier one. Returns the decorator.
+    """
+    if not classes:
+        raise TypeError("register_exporter: give the Function class(es) to export")
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Function)):
+            raise TypeError(
+                f"register_exporter: expected Function subclasses, got {cls!r}; write "
+                "@register_exporter(MyFunction) above the exporter"
+            )
+
+    def register(fn: Exporter) -> Exporter:
+        if not callable(fn):
+            raise TypeError(f"register_exporter: the exporter must be callable, got {fn!r}")
+        return exports(*classes)(fn)
 
     return register
 

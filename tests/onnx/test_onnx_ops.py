@@ -310,7 +310,7 @@ def test_pooling_backward_ops_with_a_fixed_shape(tmp_path):
     with pytest.raises(
         mg.onnx.UnsupportedOpError,
         match=r"pool_scatter: the window each element goes to is fixed at export .* "
-        r"dynamic_batch=False \(called in outside any module\)",
+        r"dynamic_batch=False \(called outside any module\)",
     ):
         _export(tmp_path, penalty, (img,))
     with pytest.raises(mg.onnx.UnsupportedOpError, match="pool_scatter: needs opset 16"):
