@@ -2,7 +2,7 @@
 
 NumPy hands a ufunc call with a Variable operand (`np.exp(v)`, and `ndarray + v`, which
 NumPy runs as `np.add(ndarray, v)`) to `Variable.__array_ufunc__`, which looks the ufunc up
-in `UFUNC_OPS` (attached to `Variable` with the operators): a ufunc with a minigrad op runs
+in `UFUNC_OPS` (copied into core's table when the operators are attached): a ufunc with a minigrad op runs
 that op, recorded and differentiable; a comparison gives a boolean ndarray (not
 differentiable); any other call is a TypeError that says what to use (`refuse_ufunc`).
 
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from minigrad.core import Variable
+from minigrad.core import _UFUNC_OPS, Variable
 from minigrad.functions import arithmetic as ar
 from minigrad.functions import elementwise as E
 from minigrad.functions import linalg as L
@@ -193,5 +193,6 @@ def attach() -> None:
     """Give `Variable` its comparison operators and its ufunc table."""
     for name, fn in COMPARISONS.items():
         setattr(Variable, name, fn)
-    Variable._ufunc_ops = UFUNC_OPS
+    _UFUNC_OPS.clear()
+    _UFUNC_OPS.update(UFUNC_OPS)
     Variable._refuse_ufunc = staticmethod(refuse_ufunc)
