@@ -10,6 +10,7 @@ array([2., 4., 6.], dtype=float32)
 
 from minigrad import data, functions, nn, optim
 from minigrad import functions as F
+from minigrad._random import manual_seed
 from minigrad.core import (
     AnomalyError,
     Function,
@@ -41,6 +42,7 @@ __all__ = [
     "AnomalyError",
     "set_default_dtype",
     "get_default_dtype",
+    "manual_seed",
     "gradcheck",
     "gradgradcheck",
     "numerical_grad",

@@ -12,6 +12,7 @@ and method forms (`x.sum()`, `x.reshape(2, 3)`, `x.T`, ...).
 from minigrad.functions import (
     activations,
     arithmetic,
+    attention,
     conv,
     conv_transpose,
     elementwise,
@@ -24,6 +25,7 @@ from minigrad.functions import (
 from minigrad.functions._methods import attach as _attach
 from minigrad.functions.activations import *  # noqa: F403
 from minigrad.functions.arithmetic import *  # noqa: F403
+from minigrad.functions.attention import *  # noqa: F403
 from minigrad.functions.conv import *  # noqa: F403
 from minigrad.functions.conv_transpose import *  # noqa: F403
 from minigrad.functions.elementwise import *  # noqa: F403
@@ -44,6 +46,7 @@ FAMILIES = (
     conv,
     conv_transpose,
     normalization,
+    attention,
 )
 
 __all__ = [name for family in FAMILIES for name in family.__all__]

@@ -1,6 +1,8 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
-norm), losses, initializers and models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet;
-MLP), and the hand-over of weights to and from PyTorch.
+norm, embedding, layer norm, attention and the transformer block), losses, initializers and
+models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP; GPT), the hand-over of
+weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping;
+`nn.summary`).
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)
@@ -9,26 +11,48 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    embedding,
+    gpt,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+    transformer,
+    utils,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
+from minigrad.nn.embedding import *  # noqa: F403
+from minigrad.nn.gpt import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
+from minigrad.nn.transformer import *  # noqa: F403
+from minigrad.nn.utils import summary
 
 __all__ = [
     *module.__all__,
     "Parameter",
     *layers.__all__,
     *conv.__all__,
+    *embedding.__all__,
     *normalization.__all__,
+    *transformer.__all__,
+    *gpt.__all__,
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",
+    "utils",
+    "summary",
 ]

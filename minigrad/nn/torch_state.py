@@ -11,7 +11,10 @@ transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C,
 `nn.Conv2d.weight` does; `ConvTranspose2d` has PyTorch's names and layout (weight (C_in,
 C_out, KH, KW), bias); `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
 `bias`, their running statistics (buffers) to `running_mean` and `running_var`, and add
-PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load). Names
+PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load);
+`LayerNorm`'s `weight` and `bias` map as they are, and so do `MultiheadAttention`'s
+`in_proj_weight` and `in_proj_bias` (its `out_proj` is a Linear). `TransformerBlock` is made
+of these (its docstring gives the equivalent PyTorch modules). Names
 follow the module tree as PyTorch's do: `fc1.weight`, `layers.Affine1.bias`, and `0.weight`
 for the first layer of a `Sequential` (whose children minigrad names by index, as
 `nn.Sequential` does). Layers without parameters (activations, pooling, Dropout, Flatten,
@@ -29,9 +32,11 @@ import numpy as np
 
 from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution, ConvTranspose2d
+from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
-from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
+from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm
+from minigrad.nn.transformer import MultiheadAttention
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
 
@@ -120,6 +125,39 @@ TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
 #: nn.BatchNorm1d(D, eps=1e-6) on x.flatten(1) (its running variance is the biased one and
 #: follows the book's momentum when training; the values map as they are).
 TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
+
+
+def _embedding_slots(m: Embedding) -> list[TorchSlot]:
+    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+
+
+TORCH_LAYOUTS[Embedding] = _embedding_slots
+
+
+def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
+    # nn.LayerNorm's weight and bias have minigrad's names and layout.
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in (("weight", m.weight), ("bias", m.bias))
+        if p is not None
+    ]
+
+
+TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
+
+
+def _mha_slots(m: MultiheadAttention) -> list[TorchSlot]:
+    # nn.MultiheadAttention's packed in_proj_weight (3E, E) and in_proj_bias, held as they
+    # are; out_proj is a Linear, mapped as one (out_proj.weight, out_proj.bias).
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in (("in_proj_weight", m.in_proj_weight), ("in_proj_bias", m.in_proj_bias))
+        if p is not None
+    ]
+
+
+TORCH_LAYOUTS[MultiheadAttention] = _mha_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
