@@ -116,20 +116,23 @@ class BatchNormEval(Function):
         dt = x.dtype
         invstd = (1 / np.sqrt(var.astype(dt, copy=False) + dt.type(self.eps))).reshape(shape)
         scale = gamma.reshape(shape) * invstd
-        shift = beta.reshape(shape) - mean.astype(dt, copy=False).reshape(shape) * scale
-        # Saved for backward: (1, C, 1, ...), a constant of the op.
-        self.invstd = invstd
+        mean = np.array(mean, dtype=dt).reshape(shape)
+        shift = beta.reshape(shape) - mean * scale
+        # Saved for backward: (1, C, 1, ...) each, the op's own copies, so that updating the
+        # running statistics in place (a training-mode step, load_state_dict) between this
+        # forward and its backward cannot change the gradient.
+        self.invstd, self.mean = invstd, mean
         return x * scale + shift
 
     def backward(self, gy: Any) -> tuple[Any, ...]:
-        x, gamma, _, mean, _ = self.saved_inputs
+        x, gamma = self.saved_inputs[:2]
         need = self.needs_input_grad
         shape = self.invstd.shape
         axes = (0, *range(2, len(shape)))
         gx = gy * (gamma.reshape(shape) * self.invstd) if need[0] else None
         ggamma = gbeta = None
         if need[1]:
-            xhat = (x - mean.astype(self.invstd.dtype, copy=False).reshape(shape)) * self.invstd
+            xhat = (x - self.mean) * self.invstd
             ggamma = (gy * xhat).sum(axis=axes).reshape(gamma.shape)
         if need[2]:
             gbeta = gy.sum(axis=axes).reshape(gamma.shape)

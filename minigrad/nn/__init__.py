@@ -1,8 +1,7 @@
 """Neural-network building blocks: `Module`, layers (dense, convolution, pooling, batch
 norm, embedding, layer norm, attention and the transformer block), losses, initializers and
 models (the book's TwoLayerNet, SimpleConvNet, DeepConvNet; MLP; GPT), the hand-over of
-weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping;
-`nn.summary`).
+weights to and from PyTorch, and training tools (`nn.utils`: gradient clipping; `nn.summary`).
 
 >>> from minigrad import nn
 >>> net = nn.TwoLayerNet(784, 50, 10)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Parameter, Variable
+from minigrad.core import Parameter, Variable, increment_version
 from minigrad.nn.conv import Conv2d, Convolution, ConvTranspose2d
 from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
@@ -254,6 +254,8 @@ def load_torch_state_dict(
         )
     for slot, value in writes:
         np.copyto(slot.array, value)
+        if slot.param is not None:
+            increment_version(slot.param)
     return IncompatibleKeys(missing, unexpected)
 
 

@@ -234,6 +234,9 @@ class Optimizer:
                 g = p.grad
                 if g is not None:
                     self._apply(p.data, g.data, state, group)
+                    p._version += (
+                        1  # an in-place change: graphs recorded before it must not backward
+                    )
         self._step_count += 1
 
     def _apply(
@@ -298,6 +301,8 @@ class Optimizer:
             if state is None:
                 state = self.key_state[key] = {}
             self._apply(data, np.asarray(gd), state, group)
+            if isinstance(p, Variable):
+                p._version += 1  # an in-place change: graphs recorded before it must not backward
             if p is data and isinstance(params, dict):
                 params[key] = data
         self._step_count += 1
