@@ -14,6 +14,7 @@ from minigrad.functions import (
     arithmetic,
     attention,
     conv,
+    conv_transpose,
     elementwise,
     linalg,
     losses,
@@ -27,6 +28,7 @@ from minigrad.functions.activations import *  # noqa: F403
 from minigrad.functions.arithmetic import *  # noqa: F403
 from minigrad.functions.attention import *  # noqa: F403
 from minigrad.functions.conv import *  # noqa: F403
+from minigrad.functions.conv_transpose import *  # noqa: F403
 from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
 from minigrad.functions.losses import *  # noqa: F403
@@ -44,6 +46,7 @@ FAMILIES = (
     linalg,
     losses,
     conv,
+    conv_transpose,
     normalization,
     recurrent,
     attention,

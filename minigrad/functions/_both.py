@@ -64,6 +64,24 @@ def log(a: Any) -> Any:
     return np.log(a)
 
 
+def sin(a: Any) -> Any:
+    """sin(a) elementwise."""
+    if isinstance(a, Variable):
+        from minigrad.functions.elementwise import sin as sin_op
+
+        return sin_op(a)
+    return np.sin(a)
+
+
+def cos(a: Any) -> Any:
+    """cos(a) elementwise."""
+    if isinstance(a, Variable):
+        from minigrad.functions.elementwise import cos as cos_op
+
+        return cos_op(a)
+    return np.cos(a)
+
+
 def swap_last(a: Any) -> Any:
     """`a` with its last two axes swapped (a batch of matrices transposed)."""
     axes = list(range(a.ndim))

@@ -1,5 +1,5 @@
 """`Variable`'s operators and method forms, attached when `minigrad.functions` is imported
-(the engine imports nothing above it). Each is the op function itself where the signatures
+(the engine imports nothing above it); the comparisons and NumPy's ufuncs are in `_ufuncs.py`. Each is the op function itself where the signatures
 agree (`x.sum(axis)` is `F.sum(x, axis)`); reflected operators swap the operands."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad.core import Variable
+from minigrad.functions import _ufuncs
 from minigrad.functions import activations as A
 from minigrad.functions import arithmetic as ar
 from minigrad.functions import elementwise as E
@@ -66,11 +67,17 @@ METHODS: dict[str, Any] = {
     "max": R.max,
     "min": R.min,
     "logsumexp": R.logsumexp,
+    "var": R.var,
+    "std": R.std,
+    "argmax": R.argmax,
+    "argmin": R.argmin,
     "exp": E.exp,
     "log": E.log,
     "sqrt": E.sqrt,
     "abs": E.abs,
     "tanh": E.tanh,
+    "sin": E.sin,
+    "cos": E.cos,
     "clip": E.clip,
     "sigmoid": A.sigmoid,
     "relu": A.relu,
@@ -85,8 +92,10 @@ PROPERTIES: dict[str, Any] = {"T": S.transpose, "mT": _mT}
 
 
 def attach() -> None:
-    """Give `Variable` its operators, methods and properties."""
+    """Give `Variable` its operators, methods and properties, its comparisons and the ufunc
+    table of `np.exp(v)` (functions/_ufuncs.py)."""
     for name, fn in {**OPERATORS, **METHODS}.items():
         setattr(Variable, name, fn)
     for name, getter in PROPERTIES.items():
         setattr(Variable, name, property(getter))
+    _ufuncs.attach()

@@ -1,10 +1,10 @@
-"""Activations: sigmoid, relu, leaky_relu, gelu, silu, softmax, log_softmax (dropout is in
-normalization.py).
+"""Activations: sigmoid, relu, leaky_relu, softplus, gelu, silu, softmax, log_softmax
+(dropout is in normalization.py).
 
 Numerics: sigmoid never overflows (exp of a non-positive number only); relu's gradient at 0
-is 0 (as PyTorch); softmax subtracts the max; log_softmax goes through logsumexp, never
-log(softmax + eps); gelu's normal cdf comes from `_special.py` (NumPy has no erf), accurate
-to about 2e-15 in float64.
+is 0 (as PyTorch); softplus is max(z, 0) + log1p(exp(-|z|)), which cannot overflow; softmax
+subtracts the max; log_softmax goes through logsumexp, never log(softmax + eps); gelu's
+normal cdf comes from `_special.py` (NumPy has no erf), accurate to about 2e-15 in float64.
 """
 
 from __future__ import annotations
@@ -26,8 +26,19 @@ from minigrad.functions._util import (
     sigmoid_array,
     softmax_array,
 )
+from minigrad.functions.reductions import axis_or_dim
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "erf", "gelu", "silu", "softmax", "log_softmax"]
+__all__ = [
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    "erf",
+    "gelu",
+    "silu",
+    "softmax",
+    "log_softmax",
+]
 
 
 class Sigmoid(Function):
@@ -98,6 +109,56 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
     """x for x > 0, slope * x otherwise.  Same shape."""
     check_float(x, "leaky_relu")
     return _apply1(LeakyReLU(float(slope)), x)
+
+
+class Softplus(Function):
+    """y = log(1 + exp(beta * x)) / beta, and y = x where beta * x > threshold (PyTorch's
+    `softplus`).  Same shape; dy/dx = sigmoid(beta * x), and 1 on the linear part.
+
+    Computed as (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta * x: exp is only taken of
+    a non-positive number, so nothing overflows.
+    """
+
+    rule = "gx = gy * sigmoid(beta * x) (gy where beta * x > threshold)"
+    backward_on_arrays = True
+    __slots__ = ("beta", "threshold")
+
+    def __init__(self, beta: float, threshold: float) -> None:
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        z = x * self.beta
+        curved = z <= self.threshold
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / self.beta
+        self.curved = curved.astype(x.dtype)
+        # The linear part as a 0/1 array too, so the backward is one expression for both kinds.
+        self.linear = (~curved).astype(x.dtype)
+        return np.where(curved, soft, x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy * (both.sigmoid(x * self.beta) * self.curved + self.linear)
+
+    def label(self) -> str:
+        if self.beta == 1 and self.threshold == 20:
+            return "softplus"
+        return f"softplus beta={self.beta} threshold={self.threshold}"
+
+
+def softplus(x: Variable | Any, beta: float = 1.0, threshold: float = 20.0) -> Variable:
+    """log(1 + exp(beta * x)) / beta elementwise, a smooth relu; linear (y = x) where
+    beta * x > threshold, as PyTorch's.  Same shape."""
+    check_float(x, "softplus")
+    if isinstance(beta, bool) or not isinstance(beta, int | float | np.integer | np.floating):
+        raise TypeError(f"softplus: beta must be a number, got {type(beta).__name__}")
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta}")
+    if isinstance(threshold, bool) or not isinstance(
+        threshold, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"softplus: threshold must be a number, got {type(threshold).__name__}")
+    return _apply1(Softplus(float(beta), float(threshold)), x)
 
 
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -258,16 +319,19 @@ class Softmax(AlongAxis):
 
 
 def _one_axis(axis: Any, x: Any, op: str) -> int:
+    if axis is None:
+        axis = -1
     if not isinstance(axis, int | np.integer):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     (ax,) = normalize_axes(axis, len(shape_of(x)), op)
     return ax
 
 
-def softmax(x: Variable | Any, axis: int = -1) -> Variable:
-    """Probabilities along `axis` (summing to 1).  (N, C) -> (N, C)."""
+def softmax(x: Variable | Any, axis: int | None = None, *, dim: int | None = None) -> Variable:
+    """Probabilities along `axis` (`dim` is the same; the last axis if neither is given),
+    summing to 1.  (N, C) -> (N, C)."""
     check_float(x, "softmax")
-    return _apply1(Softmax(_one_axis(axis, x, "softmax")), x)
+    return _apply1(Softmax(_one_axis(axis_or_dim(axis, dim, "softmax"), x, "softmax")), x)
 
 
 class LogSoftmax(AlongAxis):
@@ -284,7 +348,9 @@ class LogSoftmax(AlongAxis):
         return gy - both.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def log_softmax(x: Variable | Any, axis: int = -1) -> Variable:
-    """log(softmax(x)) computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
+def log_softmax(x: Variable | Any, axis: int | None = None, *, dim: int | None = None) -> Variable:
+    """log(softmax(x)) along `axis` (`dim` is the same; the last axis if neither is given),
+    computed as x - logsumexp(x), stable for large logits.  (N, C) -> (N, C)."""
     check_float(x, "log_softmax")
-    return _apply1(LogSoftmax(_one_axis(axis, x, "log_softmax")), x)
+    ax = axis_or_dim(axis, dim, "log_softmax")
+    return _apply1(LogSoftmax(_one_axis(ax, x, "log_softmax")), x)

@@ -388,7 +388,7 @@ def _conv_gx(gmat: Any, W: Any, x_shape: tuple[int, ...], g: _Geometry) -> Any:
     return _uncols(_cols6(gcols, x_shape, g), x_shape, g)
 
 
-def _conv_gW(gmat: Any, x: Any, W_shape: tuple[int, ...], g: _Geometry, cols: np.ndarray) -> Any:
+def _conv_gW(gmat: Any, x: Any, W_shape: tuple[int, ...], g: _Geometry, cols: Any) -> Any:
     """conv2d's weight gradient: gy @ cols^T summed over the batch (cols saved by forward for
     an array; im2col of x recorded for a Variable, so that d gW / dx exists)."""
     if isinstance(gmat, Variable):

@@ -1,4 +1,4 @@
-"""Elementwise math: exp, log, sqrt, abs, tanh, clip, where, maximum, minimum.
+"""Elementwise math: exp, log, sqrt, abs, tanh, sin, cos, clip, where, maximum, minimum.
 
 Every op keeps its input's shape and dtype. Derivatives at kinks are fixed and tested:
 abs' is 0 at 0; maximum/minimum split the gradient evenly between tied inputs; clip passes
@@ -13,9 +13,21 @@ import numpy as np
 
 from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions import _both as both
-from minigrad.functions._util import data_of, shape_of, shape_str
+from minigrad.functions._util import check_float, data_of, shape_of, shape_str
 
-__all__ = ["exp", "log", "sqrt", "abs", "tanh", "clip", "where", "maximum", "minimum"]
+__all__ = [
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "tanh",
+    "sin",
+    "cos",
+    "clip",
+    "where",
+    "maximum",
+    "minimum",
+]
 
 
 class Exp(Function):
@@ -115,6 +127,49 @@ class Tanh(Function):
 def tanh(x: Variable | Any) -> Variable:
     """Hyperbolic tangent elementwise.  Same shape."""
     return _apply1(Tanh(), x)
+
+
+class Sin(Function):
+    """y = sin(x).  Same shape; dy/dx = cos(x), itself recorded, so every higher derivative
+    exists (the n-th derivative of sin is sin shifted by n quarter turns)."""
+
+    rule = "gx = gy * cos(x)"
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy * both.cos(x)
+
+
+def sin(x: Variable | Any) -> Variable:
+    """Sine elementwise (radians).  Same shape."""
+    check_float(x, "sin")
+    return _apply1(Sin(), x)
+
+
+class Cos(Function):
+    """y = cos(x).  Same shape; dy/dx = -sin(x)."""
+
+    rule = "gx = -gy * sin(x)"
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cos(x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return -gy * both.sin(x)
+
+
+def cos(x: Variable | Any) -> Variable:
+    """Cosine elementwise (radians).  Same shape."""
+    check_float(x, "cos")
+    return _apply1(Cos(), x)
 
 
 class Clip(Function):

@@ -1,12 +1,13 @@
-"""Convolution and pooling layers: `Conv2d`, `MaxPool2d`, `AvgPool2d`, and the book's
-`Convolution(W, b, stride, pad)` and `Pooling(pool_h, pool_w, stride, pad)`.
+"""Convolution and pooling layers: `Conv2d`, `ConvTranspose2d`, `MaxPool2d`, `AvgPool2d`,
+and the book's `Convolution(W, b, stride, pad)` and `Pooling(pool_h, pool_w, stride, pad)`.
 
-Each runs one op of `minigrad.functions` (conv2d, max_pool2d, avg_pool2d) on NCHW batches;
-none writes a backward.
+Each runs one op of `minigrad.functions` (conv2d, conv_transpose2d, max_pool2d, avg_pool2d)
+on NCHW batches; none writes a backward.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from minigrad.nn import init as _init
 from minigrad.nn.layers import _size
 from minigrad.nn.module import Module
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Convolution", "Pooling"]
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Convolution", "Pooling"]
 
 
 def _kernel(value: Any, layer: str) -> tuple[int, int]:
@@ -78,6 +79,66 @@ class Conv2d(Module):
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, bias={self.b is not None}"
+        )
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed convolution, the adjoint of a Conv2d with the same settings (upsampling
+    in decoders and GANs): x (N, in_channels, H, W) -> (N, out_channels, OH, OW) with
+    OH = (H - 1) * stride - 2 * padding + KH + output_padding.
+
+    PyTorch's layer, names and layout: parameters `weight` (in_channels, out_channels, KH, KW)
+    and `bias` (out_channels,) (`bias=False` leaves it None), both drawn as PyTorch draws them,
+    uniform in +-1/sqrt(out_channels * KH * KW), from NumPy's global generator.
+    `output_padding` must be smaller than `stride`. `dtype` None means
+    `minigrad.get_default_dtype()`. Runs as `F.conv_transpose2d`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        output_padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _size(in_channels, name, "in_channels")
+        self.out_channels = _size(out_channels, name, "out_channels")
+        self.kernel_size = _kernel(kernel_size, name)
+        self.stride = _pair(stride, "stride", name, 1)
+        self.padding = _pair(padding, "padding", name, 0)
+        self.output_padding = _pair(output_padding, "output_padding", name, 0)
+        if any(o >= s for o, s in zip(self.output_padding, self.stride)):
+            raise ValueError(
+                f"{name}: output_padding {self.output_padding} must be smaller than the stride "
+                f"{self.stride}"
+            )
+        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+        kh, kw = self.kernel_size
+        # PyTorch's kaiming_uniform_(a=sqrt(5)) and bias rule; its fan_in is the weight's
+        # second axis times the kernel: out_channels * KH * KW for this layout.
+        bound = 1 / math.sqrt(self.out_channels * kh * kw)
+        shape = (self.in_channels, self.out_channels, kh, kw)
+        self.weight: Parameter = Parameter(_init._uniform(bound, shape, None), dtype=dt)
+        self.bias: Parameter | None = (
+            Parameter(_init._uniform(bound, (self.out_channels,), None), dtype=dt) if bias else None
+        )
+
+    def forward(self, x: Variable | np.ndarray) -> Variable:
+        return F.conv_transpose2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, "
+            f"output_padding={self.output_padding}, bias={self.bias is not None}"
         )
 
 

@@ -8,7 +8,8 @@ may be ndarrays or anything with `.numpy()` (tensors).
 Each layer with a PyTorch counterpart says how its arrays map, in `TORCH_LAYOUTS`: `Linear`
 (and `Affine`) holds W as (in, out) where PyTorch's `nn.Linear.weight` is (out, in), so it is
 transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C, KH, KW), as
-`nn.Conv2d.weight` does; `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
+`nn.Conv2d.weight` does; `ConvTranspose2d` has PyTorch's names and layout (weight (C_in,
+C_out, KH, KW), bias); `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
 `bias`, their running statistics (buffers) to `running_mean` and `running_var`, and add
 PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load);
 `LayerNorm`'s `weight` and `bias` map as they are, and so do `MultiheadAttention`'s
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Parameter, Variable, increment_version
-from minigrad.nn.conv import Conv2d, Convolution
+from minigrad.nn.conv import Conv2d, Convolution, ConvTranspose2d
 from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
@@ -96,6 +97,17 @@ def _conv_slots(m: Conv2d | Convolution) -> list[TorchSlot]:
 TORCH_LAYOUTS[Conv2d] = _conv_slots
 #: The book's layer is nn.Conv2d(C, FN, (FH, FW), stride, pad) with its W and b.
 TORCH_LAYOUTS[Convolution] = _conv_slots
+
+
+def _conv_transpose_slots(m: ConvTranspose2d) -> list[TorchSlot]:
+    # PyTorch's names and layout already: weight (C_in, C_out, KH, KW), bias (C_out,).
+    slots = [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+    if m.bias is not None:
+        slots.append(TorchSlot("bias", m.bias.data, _same, _same, m.bias))
+    return slots
+
+
+TORCH_LAYOUTS[ConvTranspose2d] = _conv_transpose_slots
 
 
 def _batch_norm_slots(m: BatchNorm1d | BatchNorm2d | BatchNormalization) -> list[TorchSlot]:

@@ -158,18 +158,19 @@ def output_index(f: Function, y: Variable) -> int:
 
 
 def where_called(f: Function, trace: Trace) -> str:
-    """Words for the module call `f` ran in: `module 'fc1' (Linear)`, or `outside any
-    module`. Nested calls of one module (a model's `loss` calling `predict`) are one place."""
+    """Where `f` was called, to follow "called": `in module 'fc1' (Linear)`, `in the model
+    (Net)`, or `outside any module`. Nested calls of one module (a model's `loss` calling
+    `predict`) are one place."""
     call: ModuleCall | None = getattr(f, "scope", None)
     if call is None:
         return "outside any module"
     path = trace.module_paths.get(id(call.module))
     cls = type(call.module).__name__
     if path:
-        return f"module '{path}' ({cls})"
+        return f"in module '{path}' ({cls})"
     if path == "":
-        return f"the model ({cls})"
-    return f"a {cls} module"
+        return f"in the model ({cls})"
+    return f"in a {cls} module"
 
 
 def scope_path(f: Function, trace: Trace) -> str:

@@ -51,7 +51,8 @@ def export(
 
     The file passes `onnx.checker.check_model(..., full_check=True)` before it is written,
     atomically. An op without an ONNX mapping (e.g. a user `Function`) raises
-    UnsupportedOpError naming it and the module it was called in; nothing is written then.
+    UnsupportedOpError naming it and the module it was called in, and saying how to give it
+    an exporter (`register_exporter`); nothing is written then.
     Needs the `onnx` package: `pip install "minigrad[onnx]"`.
     """
     onnx = _io.require("onnx", "export")
@@ -238,11 +239,14 @@ def _check_supported(trace: _trace.Trace) -> None:
     lines = []
     for cls, where in missing:
         kind = "an op" if cls.__module__.startswith("minigrad.") else "a user Function"
-        lines.append(f"op '{cls.name}' ({cls.__name__}, {kind}) called in {where}")
+        lines.append(f"op '{cls.name}' ({cls.__name__}, {kind}) called {where}")
+    names = ", ".join(dict.fromkeys(cls.__name__ for cls, _ in missing))
     known = sorted({cls.name for cls in EXPORTERS})
     raise UnsupportedOpError(
         "export: cannot export " + "; ".join(lines) + ": it has no ONNX mapping, and no "
-        "file was written. minigrad.onnx exports: " + ", ".join(known)
+        f"file was written. Give it one with @minigrad.onnx.register_exporter({names}) on a "
+        'function that writes its ONNX nodes (docs: Leaving minigrad, "Your own ops"). '
+        "minigrad.onnx exports: " + ", ".join(known)
     )
 
 
@@ -340,10 +344,24 @@ def _build(
             result = EXPORTERS[type(f)](b, f, xs)
         except UnsupportedOpError as e:
             raise UnsupportedOpError(
-                f"export: {e} (called in {_trace.where_called(f, trace)})"
+                f"export: {e} (called {_trace.where_called(f, trace)})"
             ) from None
         # An op of several outputs (chunk, unbind, lstm_cell) gives a list, one per output.
-        for y, (name, sym) in zip(outs, result if isinstance(result, list) else [result]):
+        results = result if isinstance(result, list) else [result]
+        for r in results:
+            if not (
+                isinstance(r, tuple)
+                and len(r) == 2
+                and isinstance(r[0], str)
+                and isinstance(r[1], tuple)
+            ):
+                # A user's exporter (register_exporter) may get the protocol wrong.
+                raise TypeError(
+                    f"export: the exporter of '{f.name}' ({type(f).__name__}) returned "
+                    f"{result!r}; an exporter returns (output name, dims), e.g. "
+                    "(b.node(...), xs[0].sym), or a list of them for an op of several outputs"
+                )
+        for y, (name, sym) in zip(outs, results):
             if y is not None:
                 shape = tuple(y.shape)
                 b.batch_dims(shape, sym)

@@ -6,20 +6,24 @@ output's name and dims (which dimensions follow the batch size, see `_builder.py
 output's shape and dtype as recorded are `b.outs[0]`. Elementwise ops compute in their
 output's dtype: constants are written in it, a value of another dtype is cast.
 
-To export a new op, write its exporter here, decorated with `@exports(ItsClass)`, and its
-importer in `importers.py`.
+To export a new op of minigrad, write its exporter here, decorated with `@exports(ItsClass)`,
+and its importer in `importers.py`. To export your own `Function`, register its exporter with
+`minigrad.onnx.register_exporter(YourFunction)` (the same thing, checked and public; the
+docs page "Leaving minigrad" has an example).
 
 | minigrad op | ONNX nodes |
 | --- | --- |
 | add, sub, mul, div, pow | Add, Sub, Mul, Div, Pow |
-| neg, exp, log, sqrt, abs, tanh | Neg, Exp, Log, Sqrt, Abs, Tanh |
+| neg, exp, log, sqrt, abs, tanh, sin, cos | Neg, Exp, Log, Sqrt, Abs, Tanh, Sin, Cos |
 | clip, where, maximum, minimum | Clip, Where, Max, Min |
 | sigmoid, relu, leaky_relu | Sigmoid, Relu, LeakyRelu |
+| softplus | Softplus (Mul, Div by beta), Greater + Where past the threshold |
 | erf, gelu (and gelu_slope, its recorded backward) | Erf; x * (1 + Erf(x / sqrt 2)) / 2 (Gelu itself needs opset 20) |
 | gelu_tanh, silu | Mul, Add, Tanh; Mul, Sigmoid |
 | softmax, log_softmax | Softmax, LogSoftmax |
 | dropout (recorded in training mode) | Dropout (an identity at inference) |
 | sum, mean, max, min, logsumexp | ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceLogSumExp |
+| var, std | ReduceMean, Sub, Mul, ReduceSum, Div (+ Sqrt); n from Shape over a batch axis |
 | reshape (flatten) | Reshape (Flatten for (N, ...) -> (N, -1)) |
 | transpose, broadcast_to, sum_to | Transpose, Expand, ReduceSum (+ Squeeze) |
 | getitem | Slice, Squeeze, Unsqueeze, Gather, GatherND (+ Range for arange(N)) |
@@ -30,6 +34,7 @@ importer in `importers.py`.
 | mean_squared_error | Sub, Mul, ReduceMean |
 | binary_cross_entropy_with_logits | Relu, Mul, Sub, Abs, Neg, Softplus, Add, ReduceMean |
 | conv2d | Conv (weights (OC, C, KH, KW), strides, symmetric pads) |
+| conv_transpose2d | ConvTranspose (weights (C_in, C_out, KH, KW), strides, pads, output_padding) |
 | max_pool2d, avg_pool2d | MaxPool, AveragePool (count_include_pad=1: padding counts as zeros) |
 | batch_norm (evaluation: running statistics) | BatchNormalization (the statistics as initializers named by their module path) |
 | batch_norm (training: batch statistics) | ReduceMean, Sub, Mul, Add, Sqrt, Div, Reshape |
@@ -67,16 +72,20 @@ from minigrad.functions.activations import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softplus,
 )
 from minigrad.functions.arithmetic import Add, Div, Mul, Neg, Pow, Sub
 from minigrad.functions.attention import AttentionProbs, ScaledDotProductAttention
+from minigrad.functions.conv_transpose import ConvTranspose2d
 from minigrad.functions.elementwise import (
     Abs,
     Clip,
+    Cos,
     Exp,
     Log,
     Maximum,
     Minimum,
+    Sin,
     Sqrt,
     Tanh,
     Where,
@@ -89,7 +98,7 @@ from minigrad.functions.losses import (
     SoftmaxCrossEntropyOneHot,
 )
 from minigrad.functions.normalization import BatchNorm, BatchNormEval, Dropout, LayerNorm
-from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
+from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Std, Sum, Var
 from minigrad.functions.shape import (
     BroadcastTo,
     Concatenate,
@@ -132,6 +141,42 @@ def exports(*classes: type[Function]) -> Callable[[Exporter], Exporter]:
     return register
 
 
+def register_exporter(*classes: type[Function]) -> Callable[[Exporter], Exporter]:
+    """Register the decorated function as the ONNX exporter of your `Function` subclass(es),
+    so that `minigrad.onnx.export` can write models that use them:
+
+        @minigrad.onnx.register_exporter(Cube)
+        def export_cube(b, f, xs):
+            shape, dtype = b.outs[0]            # the output as recorded
+            x = b.name(xs[0], dtype)            # the input's ONNX name, in that dtype
+            return b.node("Pow", [x, b.const(3.0, dtype)]), xs[0].sym
+
+    An exporter gets `b` (the graph under construction: `b.node(op_type, inputs,
+    **attributes)` adds an ONNX node and returns its output's name, `b.const(array, dtype)`
+    a constant's name, `b.name(value, dtype)` an input's name, `b.outs` the outputs' (shape,
+    dtype)), `f` (the recorded Function, with the settings its `__init__` stored) and `xs`
+    (its inputs as `Value`s: `.shape`, `.dtype`, `.sym`). It returns the output's name and
+    `sym`, its shape with the dimensions that follow the batch size marked (for an output of
+    its input's shape, `xs[0].sym`). Only the exact class is matched (not subclasses); a later
+    registration replaces an earlier one. Returns the decorator.
+    """
+    if not classes:
+        raise TypeError("register_exporter: give the Function class(es) to export")
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Function)):
+            raise TypeError(
+                f"register_exporter: expected Function subclasses, got {cls!r}; write "
+                "@register_exporter(MyFunction) above the exporter"
+            )
+
+    def register(fn: Exporter) -> Exporter:
+        if not callable(fn):
+            raise TypeError(f"register_exporter: the exporter must be callable, got {fn!r}")
+        return exports(*classes)(fn)
+
+    return register
+
+
 # --------------------------------------------------------------------------- elementwise
 
 
@@ -158,6 +203,8 @@ for _cls, _op in [
     (Sqrt, "Sqrt"),
     (Abs, "Abs"),
     (Tanh, "Tanh"),
+    (Sin, "Sin"),
+    (Cos, "Cos"),
     (Sigmoid, "Sigmoid"),
     (ReLU, "Relu"),
     (Erf, "Erf"),
@@ -180,6 +227,20 @@ for _cls, _op in [
 def _leaky_relu(b: Builder, f: LeakyReLU, xs: list[Value]) -> Result:
     shape, dt = b.outs[0]
     return b.node("LeakyRelu", [b.name(xs[0], dt)], alpha=float(f.slope)), xs[0].sym
+
+
+@exports(Softplus)
+def _softplus(b: Builder, f: Softplus, xs: list[Value]) -> Result:
+    # ONNX's Softplus has no beta nor threshold: log(1 + exp(beta x)) / beta, and x where
+    # beta * x > threshold.
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    z = x if f.beta == 1 else b.node("Mul", [x, b.const(f.beta, dt)])
+    y = b.node("Softplus", [z])
+    if f.beta != 1:
+        y = b.node("Div", [y, b.const(f.beta, dt)])
+    linear = b.node("Greater", [z, b.const(f.threshold, dt)])
+    return b.node("Where", [linear, x, y]), xs[0].sym
 
 
 @exports(Clip)
@@ -297,6 +358,30 @@ _reductions: list[tuple[type[Function], str]] = [
 ]
 for _cls, _op in _reductions:
     EXPORTERS[_cls] = _reduction(_op)
+
+
+@exports(Var, Std)
+def _spread(b: Builder, f: Var | Std, xs: list[Value]) -> Result:
+    # sum((x - mean)**2) / (n - correction), n the elements reduced: a constant, or the
+    # product of the reduced sides read from the Shape when one of them follows the batch.
+    (x,) = xs
+    shape, dt = b.outs[0]
+    axes = list(normalize_axes(f.axis, x.ndim, f.name))
+    xn = b.name(x, dt)
+    d = b.node("Sub", [xn, b.reduce("ReduceMean", xn, axes or None, True)])
+    squares = b.reduce("ReduceSum", b.node("Mul", [d, d]), axes or None, f.keepdims)
+    if any(isinstance(x.sym[a], Batch) for a in axes):
+        n = b.dim(xn, axes[0])
+        for a in axes[1:]:
+            n = b.node("Mul", [n, b.dim(xn, a)])
+        n = b.node("Reshape", [b.node("Cast", [n], to=b.tensor_type(dt)), b.ints([])])
+        divisor = b.node("Sub", [n, b.const(f.correction, dt)])
+    else:
+        divisor = b.const(int(np.prod([x.shape[a] for a in axes])) - f.correction, dt)
+    y = b.node("Div", [squares, divisor])
+    if isinstance(f, Std):
+        y = b.node("Sqrt", [y])
+    return y, _reduced_sym(x, axes if x.ndim else None, f.keepdims)
 
 
 # --------------------------------------------------------------------------- shape
@@ -565,6 +650,18 @@ def _conv2d(b: Builder, f: conv_ops.Conv2d, xs: list[Value]) -> Result:
     shape, dt = b.outs[0]
     _nchw(xs[0], "conv2d")
     y = b.node("Conv", [b.name(v, dt) for v in xs], **_window_attrs(f.geometry))
+    return y, (xs[0].sym[0], *shape[1:])
+
+
+@exports(ConvTranspose2d)
+def _conv_transpose2d(b: Builder, f: ConvTranspose2d, xs: list[Value]) -> Result:
+    # ONNX's ConvTranspose is PyTorch's, the same layout and settings: output_padding is
+    # what the op's own geometry (that of conv2d from y back to x) leaves at the end.
+    shape, dt = b.outs[0]
+    _nchw(xs[0], "conv_transpose2d")
+    attrs = _window_attrs(f.geometry)
+    pad = _output_padding(f.geometry)
+    y = b.node("ConvTranspose", [b.name(v, dt) for v in xs], output_padding=pad, **attrs)
     return y, (xs[0].sym[0], *shape[1:])
 
 

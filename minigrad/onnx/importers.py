@@ -96,6 +96,8 @@ _elementwise_ops: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
     ("Sqrt", F.sqrt, np.sqrt),
     ("Abs", F.abs, np.abs),
     ("Tanh", F.tanh, np.tanh),
+    ("Sin", F.sin, np.sin),
+    ("Cos", F.cos, np.cos),
     ("Sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
     ("Relu", F.relu, lambda x: np.maximum(x, 0)),
     ("Erf", F.erf, erf_array),
@@ -159,9 +161,25 @@ def _softmax(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("Softplus")
 def _softplus(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
     x = xs[0]
-    return F.relu(x) + F.log(1 + F.exp(-F.abs(x)))
+    if _live(x):
+        # ONNX's Softplus has no threshold: linear from beta * x > 1e30 on is none at all.
+        return F.softplus(x, threshold=np.inf)
+    return np.logaddexp(0, x)
+
+
+@imports("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
+def _compare(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # On the values (a boolean array, not recorded), as comparisons of Variables are.
+    fn = {
+        "Greater": np.greater,
+        "Less": np.less,
+        "GreaterOrEqual": np.greater_equal,
+        "LessOrEqual": np.less_equal,
+        "Equal": np.equal,
+    }[ctx.op]
+    a, c = (x.data if isinstance(x, Variable) else x for x in xs)
+    return fn(a, c)
 
 
 @imports("Dropout")
@@ -499,20 +517,13 @@ def _conv(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("ConvTranspose", check=_conv_check)
 def _conv_transpose(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # The adjoint of a convolution: each input position's channels times the weights
-    # (C_in, C_out, KH, KW), added onto its window of the output (col2im), padding cropped.
     x, w = xs[:2]
     b = xs[2] if len(xs) > 2 else None
-    (kh, kw), (sh, sw), (ph, pw) = _windows(attrs, w)
-    n, c_in, oh, ow = _shape_of(x)
-    c_out = _shape_of(w)[1]
+    kernel, stride, pad = _windows(attrs, w)
+    if tuple(_shape_of(w)[-2:]) != kernel:
+        raise ValueError(f"kernel_shape {list(kernel)} but weights of shape {_shape_of(w)}")
     extra = [int(v) for v in attrs.get("output_padding", [0, 0])]
-    h = sh * (oh - 1) + kh - 2 * ph + extra[0]
-    width = sw * (ow - 1) + kw - 2 * pw + extra[1]
-    rows = F.reshape(F.transpose(x, 0, 2, 3, 1), (n * oh * ow, c_in))
-    cols = F.matmul(rows, F.reshape(w, (c_in, c_out * kh * kw)))
-    y = F.col2im(cols, (n, c_out, h, width), (kh, kw), (sh, sw), (ph, pw))
-    return y if b is None else y + F.reshape(b, (1, c_out, 1, 1))
+    return F.conv_transpose2d(x, w, b, stride, pad, (extra[0], extra[1]))
 
 
 def _pool_check(attrs: dict[str, Any], n_outputs: int) -> str | None:

@@ -1,5 +1,6 @@
-"""sigmoid, relu, leaky_relu, softmax, log_softmax, dropout: values, gradients (first and
-second order), the documented numerics (no overflow, fixed derivatives at 0), dtypes, errors.
+"""sigmoid, relu, leaky_relu, softplus, softmax, log_softmax, dropout: values, gradients
+(first and second order), the documented numerics (no overflow, fixed derivatives at 0),
+dtypes, errors.
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def test_sigmoid_method_form():
     check_op(lambda v: v.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), (3,))
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "leaky_relu", "softmax", "log_softmax", "dropout"])
+@pytest.mark.parametrize(
+    "name", ["sigmoid", "leaky_relu", "softplus", "softmax", "log_softmax", "dropout"]
+)
 def test_integer_input_is_rejected(name):
     with pytest.raises(TypeError, match=rf"^{name}: expected floating-point data, got int64"):
         getattr(F, name)(np.arange(3))
@@ -106,6 +109,79 @@ def test_relu_of_the_wrong_type():
         TypeError, match=r"^relu: expected a Variable, an ndarray or a number, got str"
     ):
         F.relu("x")
+
+
+# ------------------------------------------------------------------ softplus
+
+
+def np_softplus(x, beta=1.0, threshold=20.0):
+    """The textbook formula (fine for the moderate values used here), linear past threshold."""
+    z = beta * x
+    with np.errstate(over="ignore"):
+        return np.where(z > threshold, x, np.log(1 + np.exp(z)) / beta)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(("beta", "threshold"), [(1.0, 20.0), (2.0, 20.0), (0.5, 1.0), (3.0, 2.0)])
+def test_softplus(shape, beta, threshold):
+    # [-3, 3] with beta * x past threshold in the last two cases: both parts are checked.
+    check_op(
+        lambda x: F.softplus(x, beta, threshold),
+        lambda x: np_softplus(x, beta, threshold),
+        shape,
+        low=-3.0,
+        high=3.0,
+        gradgrad=True,
+    )
+
+
+def test_softplus_broadcasts_inside_a_graph():
+    check_op(
+        lambda x, w: F.softplus(x * w, beta=2.0),
+        lambda x, w: np_softplus(x * w, 2.0),
+        (3, 1),
+        (1, 4),
+        gradgrad=True,
+    )
+
+
+def test_softplus_does_not_overflow_and_has_the_sigmoid_as_gradient():
+    x = np.array([-1000.0, -30.0, 0.0, 19.0, 21.0, 1000.0])
+    with strict_numerics():
+        y = F.softplus(Variable(x)).data
+        (g,) = grads_of(F.softplus, x)
+    np.testing.assert_allclose(y[:4], [0.0, np.exp(-30.0), np.log(2.0), 19 + np.log1p(np.exp(-19))])
+    np.testing.assert_array_equal(y[4:], [21.0, 1000.0])  # linear past the threshold
+    np.testing.assert_allclose(g[:4], [0.0, np.exp(-30.0), 0.5, 1 / (1 + np.exp(-19.0))])
+    np.testing.assert_array_equal(g[4:], [1.0, 1.0])
+
+
+def test_softplus_against_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).uniform(-15, 15, size=(4, 5))
+    for beta, threshold in [(1.0, 20.0), (2.0, 10.0), (0.7, 3.0)]:
+        v = Variable(x.copy())
+        y = F.softplus(v, beta, threshold)
+        y.backward(np.ones_like(x))
+        t = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.softplus(t, beta=beta, threshold=threshold)
+        ty.backward(torch.ones_like(t))
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"beta": 0.0}, ValueError, r"^softplus: beta must be positive, got 0.0"),
+        ({"beta": -1}, ValueError, r"^softplus: beta must be positive, got -1"),
+        ({"beta": "2"}, TypeError, r"^softplus: beta must be a number, got str"),
+        ({"threshold": None}, TypeError, r"^softplus: threshold must be a number, got NoneType"),
+    ],
+)
+def test_softplus_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        F.softplus(Variable(np.ones(3)), **kwargs)
 
 
 # ------------------------------------------------------------------ softmax, log_softmax
@@ -124,6 +200,19 @@ def test_softmax_family(fn, np_fn, shape, axis):
 def test_method_forms():
     check_op(lambda v: v.softmax(), np_softmax, (2, 3))
     check_op(lambda v: v.log_softmax(axis=0), lambda x: np_log_softmax(x, 0), (2, 3))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_dim_is_a_synonym_of_axis(name):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    fn = getattr(F, name)
+    for axis in (0, 1, -1):
+        np.testing.assert_array_equal(fn(Variable(x), dim=axis).data, fn(Variable(x), axis).data)
+        np.testing.assert_array_equal(getattr(Variable(x), name)(dim=axis).data, fn(x, axis).data)
+    # Neither given: the last axis, as before.
+    np.testing.assert_array_equal(fn(Variable(x)).data, fn(Variable(x), axis=1).data)
+    with pytest.raises(TypeError, match=rf"^{name}: got both axis=0 and dim=1; dim is axis's"):
+        fn(Variable(x), axis=0, dim=1)
 
 
 def test_softmax_family_is_stable_for_large_logits():

@@ -1,5 +1,5 @@
-"""exp, log, sqrt, abs, tanh, clip, where, maximum, minimum: values, gradients (first and
-second order), the fixed derivatives at kinks, dtypes, errors.
+"""exp, log, sqrt, abs, tanh, sin, cos, clip, where, maximum, minimum: values, gradients
+(first and second order, and sin's fourth), the fixed derivatives at kinks, dtypes, errors.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad import F, Variable
 
 from .check import check_op, grads_of
@@ -23,8 +24,10 @@ SHAPES = [(), (4,), (2, 3, 4)]
         (F.sqrt, np.sqrt, 0.5, 3.0),
         (F.abs, np.abs, -2.0, 2.0),
         (F.tanh, np.tanh, -2.0, 2.0),
+        (F.sin, np.sin, -4.0, 4.0),
+        (F.cos, np.cos, -4.0, 4.0),
     ],
-    ids=["exp", "log", "sqrt", "abs", "tanh"],
+    ids=["exp", "log", "sqrt", "abs", "tanh", "sin", "cos"],
 )
 def test_unary(fn, np_fn, low, high, shape):
     check_op(fn, np_fn, shape, low=low, high=high, gradgrad=True)
@@ -38,10 +41,49 @@ def test_unary(fn, np_fn, low, high, shape):
         ("sqrt", np.sqrt, 0.5),
         ("abs", np.abs, -1.0),
         ("tanh", np.tanh, -1.0),
+        ("sin", np.sin, -1.0),
+        ("cos", np.cos, -1.0),
     ],
 )
 def test_method_forms(method, np_fn, low):
     check_op(lambda x: getattr(x, method)(), np_fn, (3, 2), low=low)
+
+
+@pytest.mark.parametrize(("fn", "np_fn"), [(F.sin, np.sin), (F.cos, np.cos)], ids=["sin", "cos"])
+def test_sin_cos_broadcast_with_other_ops(fn, np_fn):
+    check_op(lambda x, w: fn(x * w), lambda x, w: np_fn(x * w), (2, 1, 3), (4, 1), gradgrad=True)
+
+
+def test_the_fourth_derivative_of_sin_is_sin():
+    # DeZero's higher-order example: differentiate sin four times, each derivative recorded.
+    x = np.linspace(-3.0, 3.0, 7)
+    v = Variable(x.copy())
+    y = F.sin(v)
+    derivatives = []
+    for _ in range(4):
+        (y,) = mg.grad(y.sum(), [v], create_graph=True)
+        derivatives.append(y.data)
+    np.testing.assert_allclose(derivatives[0], np.cos(x), rtol=1e-14)
+    np.testing.assert_allclose(derivatives[1], -np.sin(x), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(derivatives[2], -np.cos(x), rtol=1e-14)
+    np.testing.assert_allclose(derivatives[3], np.sin(x), rtol=1e-14, atol=1e-15)
+
+
+def test_the_fourth_derivative_of_sin_by_backward_as_dezero_writes_it():
+    x = Variable(np.array(1.0))
+    y = F.sin(x)
+    y.backward(create_graph=True)
+    for _ in range(3):
+        gx = x.grad
+        x.zero_grad()
+        gx.backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.data, np.sin(1.0), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_sin_cos_reject_integer_data(name):
+    with pytest.raises(TypeError, match=rf"^{name}: expected floating-point data, got int64"):
+        getattr(F, name)(np.arange(3))
 
 
 def test_abs_gradient_at_zero_is_zero():

@@ -1,4 +1,4 @@
-"""Conv2d, MaxPool2d, AvgPool2d, the book's Convolution and Pooling; BatchNorm1d/2d, the
+"""Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, the book's Convolution and Pooling; BatchNorm1d/2d, the
 book's BatchNormalization; Dropout's book keyword; buffers in state_dict, save and load."""
 
 from __future__ import annotations
@@ -31,6 +31,70 @@ def test_conv2d_layer():
         nn.Conv2d(3, 0, 3)
     with pytest.raises(ValueError, match=r"^conv2d: x has 4 channels"):
         layer(np.ones((1, 4, 9, 9), np.float32))
+
+
+def test_conv_transpose2d_layer():
+    np.random.seed(0)  # noqa: NPY002
+    layer = nn.ConvTranspose2d(3, 8, 3, stride=2, padding=1, output_padding=1)
+    assert layer.weight.shape == (3, 8, 3, 3) and layer.bias.shape == (8,)
+    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
+    assert [k for k, _ in layer.named_parameters()] == ["weight", "bias"]
+    # PyTorch's draw: uniform in +-1/sqrt(fan_in), fan_in = out_channels * KH * KW = 72.
+    big = nn.ConvTranspose2d(64, 32, 3, dtype=np.float64)
+    bound = 1 / np.sqrt(32 * 9)
+    assert np.abs(big.weight.data).max() <= bound and np.abs(big.bias.data).max() <= bound
+    assert np.std(big.weight.data) == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == (2, 8, 8, 10) and y.dtype == np.float32
+    np.testing.assert_array_equal(
+        y.data, F.conv_transpose2d(x, layer.weight, layer.bias, 2, 1, 1).data
+    )
+    # It undoes the shape change of the Conv2d with the same settings.
+    assert nn.Conv2d(8, 3, 3, stride=2, padding=1)(y).shape == x.shape
+    assert nn.ConvTranspose2d(3, 8, (3, 1), bias=False).bias is None
+    assert repr(layer) == (
+        "ConvTranspose2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+        "output_padding=(1, 1), bias=True)"
+    )
+    y.sum().backward()
+    assert layer.weight.grad.shape == (3, 8, 3, 3) and layer.bias.grad.dtype == np.float32
+
+
+def test_conv_transpose2d_layer_errors():
+    with pytest.raises(
+        ValueError,
+        match=r"^ConvTranspose2d: output_padding \(2, 2\) must be smaller than the "
+        r"stride \(2, 2\)",
+    ):
+        nn.ConvTranspose2d(3, 8, 3, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"^ConvTranspose2d: stride must be positive, got 0"):
+        nn.ConvTranspose2d(3, 8, 3, stride=0)
+    with pytest.raises(TypeError, match=r"^ConvTranspose2d: in_channels must be an int, got float"):
+        nn.ConvTranspose2d(3.0, 8, 3)
+    with pytest.raises(ValueError, match=r"^ConvTranspose2d: kernel_size must be positive, got 0"):
+        nn.ConvTranspose2d(3, 8, 0)
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: x has 4 channels"):
+        nn.ConvTranspose2d(3, 8, 3)(np.ones((1, 4, 5, 5), np.float32))
+
+
+def test_conv_transpose2d_layer_against_torch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.ConvTranspose2d(
+        3, 5, (3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dtype=torch.float64
+    )
+    ours = nn.ConvTranspose2d(
+        3, 5, (3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dtype=np.float64
+    )
+    nn.load_torch_state_dict(ours, theirs.state_dict())
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 4))
+    want = theirs(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(ours(x).data, want, rtol=1e-6, atol=1e-6)
+    # The same parameter names, shapes and spread of values.
+    assert [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()] == [
+        (k, v.shape) for k, v in nn.to_torch_state_dict(ours).items()
+    ]
 
 
 def test_pooling_layers():

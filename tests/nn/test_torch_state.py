@@ -110,6 +110,33 @@ def test_conv_and_batch_norm_names_and_layouts():
         nn.load_torch_state_dict(other, {**sd, "8.num_batches_tracked": np.zeros(1, np.int64)})
 
 
+def test_conv_transpose_keeps_pytorchs_names_and_layout():
+    np.random.seed(0)  # noqa: NPY002
+    model = nn.Sequential(
+        nn.ConvTranspose2d(4, 3, (3, 2), stride=2),
+        nn.ReLU(),
+        nn.ConvTranspose2d(3, 2, 1, bias=False),
+    )
+    sd = nn.to_torch_state_dict(model)
+    assert {k: v.shape for k, v in sd.items()} == {
+        "0.weight": (4, 3, 3, 2),
+        "0.bias": (3,),
+        "2.weight": (3, 2, 1, 1),
+    }
+    np.testing.assert_array_equal(sd["0.weight"], model[0].weight.data)
+    other = nn.Sequential(
+        nn.ConvTranspose2d(4, 3, (3, 2), stride=2),
+        nn.ReLU(),
+        nn.ConvTranspose2d(3, 2, 1, bias=False),
+    )
+    held = other[0].weight.data
+    nn.load_torch_state_dict(other, sd)
+    assert other[0].weight.data is held
+    np.testing.assert_array_equal(held, model[0].weight.data)
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(3, 4, 3, 2\), expected \(4, 3"):
+        nn.load_torch_state_dict(other, {**sd, "0.weight": np.zeros((3, 4, 3, 2))})
+
+
 def test_the_books_conv_nets_are_named_by_their_layers():
     np.random.seed(0)  # noqa: NPY002
     sd = nn.to_torch_state_dict(nn.SimpleConvNet())

@@ -77,6 +77,16 @@ def conv_sequential() -> nn.Sequential:
     return model
 
 
+def decoder() -> nn.Sequential:
+    """An upsampling decoder: transposed convolutions with stride, padding, output_padding."""
+    np.random.seed(7)  # noqa: NPY002
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+        nn.ConvTranspose2d(3, 1, (2, 3), bias=False), nn.Sigmoid(),
+    )  # fmt: skip
+
+
 _rng = np.random.default_rng(3)
 W1 = mg.Parameter(_rng.normal(0, 0.05, (784, 30)).astype(np.float32), name="W1")
 b1 = mg.Parameter(_rng.normal(0, 0.1, 30).astype(np.float32), name="b1")
@@ -99,6 +109,7 @@ MODELS = {
     "SimpleConvNet": (simple_conv_net, (1, 28, 28)),
     "DeepConvNet": (deep_conv_net, (1, 28, 28)),
     "conv-Sequential": (conv_sequential, (3, 7, 6)),
+    "decoder": (decoder, (1, 10, 12)),
 }
 
 
@@ -289,11 +300,108 @@ def test_an_op_without_mapping_names_op_and_module_and_writes_nothing(tmp_path):
     msg = str(e.value)
     assert "op 'cube' (Cube, a user Function) called in module '1' (CubeLayer)" in msg
     assert "no file was written" in msg and "linear" in msg  # and what does export
+    # ... and how to give the op an exporter.
+    assert "Give it one with @minigrad.onnx.register_exporter(Cube) on a function" in msg
     assert path.read_bytes() == b"an earlier file"
     assert os.listdir(tmp_path) == ["m.onnx"]
-    with pytest.raises(mg.onnx.UnsupportedOpError, match=r"called in outside any module"):
+    with pytest.raises(
+        mg.onnx.UnsupportedOpError,
+        match=r"op 'cube' \(Cube, a user Function\) called outside "
+        r"any module: it has no ONNX mapping",
+    ):
         mg.onnx.export(lambda x: Cube()(x), batch(3, (4,)), tmp_path / "f.onnx")
     assert not (tmp_path / "f.onnx").exists()
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return Cube()(self.fc(x))
+
+
+def test_the_place_of_an_unmapped_op_reads_as_english(tmp_path):
+    need("onnx")
+    with pytest.raises(mg.onnx.UnsupportedOpError) as e:
+        mg.onnx.export(Net(), batch(3, (4,)), tmp_path / "n.onnx")
+    assert "op 'cube' (Cube, a user Function) called in the model (Net): it has" in str(e.value)
+    assert "called in outside" not in str(e.value)
+
+
+# --------------------------------------------------------------------------- your own ops
+
+
+class ScaledSquare(Function):
+    """A user op with a setting: y = scale * x**2."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, x):
+        return self.scale * x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_inputs
+        return gy * 2 * self.scale * x
+
+
+@pytest.fixture
+def exporters():
+    """The exporter table, restored after the test (registrations are global)."""
+    from minigrad.onnx.exporters import EXPORTERS
+
+    saved = dict(EXPORTERS)
+    yield EXPORTERS
+    EXPORTERS.clear()
+    EXPORTERS.update(saved)
+
+
+def test_a_registered_exporter_exports_a_user_function(tmp_path, exporters):
+    onnx = need("onnx")
+
+    @mg.onnx.register_exporter(ScaledSquare)
+    def export_scaled_square(b, f, xs):
+        shape, dtype = b.outs[0]
+        x = b.name(xs[0], dtype)
+        y = b.node("Mul", [b.node("Mul", [x, x]), b.const(f.scale, dtype)])
+        return y, xs[0].sym
+
+    assert exporters[ScaledSquare] is export_scaled_square
+    np.random.seed(0)  # noqa: NPY002
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
+    fn = lambda x: ScaledSquare(0.75)(model(x)) + 1.0  # noqa: E731
+    path = tmp_path / "custom.onnx"
+    mg.onnx.export(fn, batch(3, (4,)), path)
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("Mul") >= 2
+    x = batch(9, (4,))
+    want = fn(mg.Variable(x)).data
+    assert_close(run_ort(path, x)[0], want)
+    # Written with standard ONNX ops, it loads back with nothing more to register.
+    assert_close(mg.onnx.load(path)(x).data, want)
+
+
+def test_register_exporter_errors(tmp_path, exporters):
+    need("onnx")
+    with pytest.raises(TypeError, match=r"^register_exporter: give the Function class"):
+        mg.onnx.register_exporter()
+    with pytest.raises(TypeError, match=r"^register_exporter: expected Function subclasses, got"):
+        mg.onnx.register_exporter(lambda b, f, xs: None)
+    with pytest.raises(TypeError, match=r"^register_exporter: the exporter must be callable"):
+        mg.onnx.register_exporter(ScaledSquare)(3)
+
+    @mg.onnx.register_exporter(ScaledSquare)
+    def wrong(b, f, xs):
+        return b.node("Identity", [b.name(xs[0])])  # the dims are missing
+
+    with pytest.raises(
+        TypeError,
+        match=r"^export: the exporter of 'scaled_square' \(ScaledSquare\) returned "
+        r"'.*'; an exporter returns \(output name, dims\)",
+    ):
+        mg.onnx.export(lambda x: ScaledSquare(2.0)(x * 1.0), batch(3, (4,)), tmp_path / "w.onnx")
+    assert not (tmp_path / "w.onnx").exists()
 
 
 def test_unsupported_settings_are_clear_errors(tmp_path):

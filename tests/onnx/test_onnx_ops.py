@@ -27,6 +27,7 @@ M3 = mg.Parameter(RNG.normal(size=(3, 4)).astype(np.float32), name="M3")
 MASK = np.array([True, False, True, True])
 K = mg.Parameter(RNG.normal(size=(3, 2, 3, 3)).astype(np.float32), name="K")
 KB = mg.Parameter(RNG.normal(size=(3,)).astype(np.float32), name="kb")
+KT = mg.Parameter(RNG.normal(size=(2, 3, 3, 2)).astype(np.float32), name="KT")
 GAMMA = mg.Parameter(RNG.uniform(0.5, 2, size=(2,)).astype(np.float32), name="gamma")
 BETA = mg.Parameter(RNG.normal(size=(2,)).astype(np.float32), name="beta")
 RUNNING_MEAN = RNG.normal(size=(4,)).astype(np.float32)
@@ -77,6 +78,15 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
     ("pow", lambda x: x**2 + x**3.0 + 2.0**x + (F.abs(x) + 1) ** W, (x4,)),
     ("neg-exp-log-sqrt", lambda x: F.exp(-x) + F.log(F.abs(x) + 1) + F.sqrt(x * x + 1), (x4,)),
     ("tanh-abs", lambda x: F.tanh(x) * F.abs(x), (x4,)),
+    ("sin-cos", lambda x: F.sin(x * W) + F.cos(x), (x4,)),
+    (
+        "softplus",
+        lambda x: F.softplus(x * W) + F.softplus(x * 30, beta=2.0, threshold=5.0),
+        (x4,),
+    ),
+    ("var-std", lambda x: F.var(x * W, axis=1) + F.std(x, dim=-1, unbiased=False), (x4,)),
+    ("var-std-keepdims", lambda x: F.std(x * 2, axis=(1, 2), keepdims=True) + x, (x23,)),
+    ("var-std-batch-axis", lambda x: F.var(x * W, axis=0) + F.std(x * W, correction=2), (x4,)),
     (
         "clip",
         lambda x: F.clip(x, -0.5, 0.5) + F.clip(x, None, 0.2) + F.clip(x * W, 0.0, None),
@@ -157,6 +167,17 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
     ("conv2d", lambda x: F.conv2d(x, K, KB), (img,)),
     ("conv2d-stride-pad", lambda x: F.conv2d(x, K, KB, stride=2, padding=1), (img,)),
     ("conv2d-pairs-no-bias", lambda x: F.conv2d(x, K, None, stride=(1, 2), padding=(2, 0)), (img,)),
+    ("conv-transpose2d", lambda x: F.conv_transpose2d(x, KT, KB), (img,)),
+    (
+        "conv-transpose2d-stride-pad",
+        lambda x: F.conv_transpose2d(x, KT, KB, stride=(2, 3), padding=(1, 0), output_padding=1),
+        (img,),
+    ),
+    (
+        "conv-transpose2d-layer",
+        lambda x: F.relu(F.conv_transpose2d(x * 2, KT, None, 2, 1)),
+        (img,),
+    ),
     ("max-pool", lambda x: F.max_pool2d(x, 2), (img,)),
     # Padding with negative inputs around: -inf padding is never taken.
     ("max-pool-stride-pad", lambda x: F.max_pool2d(x - 3, 3, stride=2, padding=1), (img,)),
@@ -213,7 +234,15 @@ def test_opsets(opset, tmp_path):
     """The exporters that differ by opset (reductions' axes, Shape's start/end) on the rows
     that use them."""
     onnx = need("onnx")
-    for name in ["sum", "max-min", "logsumexp", "getitem-labels", "cross-entropy", "mean"]:
+    for name in [
+        "sum",
+        "max-min",
+        "logsumexp",
+        "getitem-labels",
+        "cross-entropy",
+        "mean",
+        "var-std-batch-axis",
+    ]:
         _, fn, makers = next(c for c in CASES if c[0] == name)
         path = _export(tmp_path, fn, makers, opset=opset)
         assert onnx.load(str(path)).opset_import[0].version == opset
@@ -292,7 +321,7 @@ def test_pooling_backward_ops_with_a_fixed_shape(tmp_path):
     with pytest.raises(
         mg.onnx.UnsupportedOpError,
         match=r"pool_scatter: the window each element goes to is fixed at export .* "
-        r"dynamic_batch=False \(called in outside any module\)",
+        r"dynamic_batch=False \(called outside any module\)",
     ):
         _export(tmp_path, penalty, (img,))
     with pytest.raises(mg.onnx.UnsupportedOpError, match="pool_scatter: needs opset 16"):
