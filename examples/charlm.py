@@ -74,6 +74,20 @@ def detached(state: Any) -> Any:
     return state.detach()
 
 
+def train_step(model: CharLM, opt: Any, x: np.ndarray, y: np.ndarray, state: Any) -> Any:
+    """One truncated-BPTT step on ids x -> next ids y, both (N, T): (the loss, the state cut
+    from its history). A function, so that this step's graph (every array of its forward,
+    which the graph keeps after backward too) is freed on return, not kept alive by a loop's
+    `loss` while the next step's forward runs; the gradients are dropped before the forward
+    for the same reason (PyTorch's order)."""
+    opt.zero_grad()
+    logits, state = model.step(x, state)
+    loss = F.softmax_cross_entropy(logits, y.reshape(-1))
+    loss.backward()
+    opt.step()
+    return float(loss), detached(state)  # truncated BPTT: the next chunk starts from here
+
+
 def streams(ids: np.ndarray, n: int) -> np.ndarray:
     """The ids as n parallel streams, (n, len(ids) // n): stream k is the k-th n-th of the
     text, so consecutive chunks of a row continue one another."""
@@ -234,13 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             x = rows[:, pos : pos + args.context]
             y = rows[:, pos + 1 : pos + 1 + args.context]
             pos += args.context
-            logits, state = model.step(x, state)
-            loss = F.softmax_cross_entropy(logits, y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            state = detached(state)  # truncated BPTT: the next chunk starts from here
-            losses.append(float(loss))
+            loss, state = train_step(model, opt, x, y, state)
+            losses.append(loss)
             step += 1
             if not args.steps and time.perf_counter() - start >= budget:
                 break
