@@ -323,9 +323,13 @@ def test_two_threads_training_two_models_get_exact_gradients():
     xs = [rng.standard_normal((32, 5)) for _ in range(2)]
     ts = [rng.integers(0, 3, 32) for _ in range(2)]
 
-    def train(i, out):
+    def make(i):
+        # Built before the threads start: NumPy's global generator, which TwoLayerNet draws
+        # from, is one for the whole process, so seeding it inside the threads would race.
         np.random.seed(i)  # noqa: NPY002 - TwoLayerNet draws from the global generator
-        net = mg.nn.TwoLayerNet(5, 7, 3, dtype=np.float64)
+        return mg.nn.TwoLayerNet(5, 7, 3, dtype=np.float64)
+
+    def train(i, net, out):
         opt = mg.optim.SGD(net.parameters(), lr=0.1)
         grads = []
         for _ in range(200):
@@ -337,14 +341,15 @@ def test_two_threads_training_two_models_get_exact_gradients():
         out[i] = (grads, net.W1.data.copy())
 
     threaded: dict[int, object] = {}
-    threads = [threading.Thread(target=train, args=(i, threaded)) for i in range(2)]
+    nets = [make(i) for i in range(2)]
+    threads = [threading.Thread(target=train, args=(i, nets[i], threaded)) for i in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     alone: dict[int, object] = {}
     for i in range(2):
-        train(i, alone)
+        train(i, make(i), alone)
     for i in range(2):
         for g, h in zip(threaded[i][0], alone[i][0]):
             np.testing.assert_array_equal(g, h)
