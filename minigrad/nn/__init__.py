@@ -9,9 +9,20 @@ MLP), and the hand-over of weights to and from PyTorch.
 """
 
 from minigrad.core import Parameter
-from minigrad.nn import conv, convnets, init, layers, losses, models, module, normalization
+from minigrad.nn import (
+    conv,
+    convnets,
+    dot_attention,
+    init,
+    layers,
+    losses,
+    models,
+    module,
+    normalization,
+)
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
+from minigrad.nn.dot_attention import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
@@ -25,6 +36,7 @@ __all__ = [
     *layers.__all__,
     *conv.__all__,
     *normalization.__all__,
+    *dot_attention.__all__,
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
