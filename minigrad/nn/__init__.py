@@ -13,6 +13,7 @@ from minigrad.nn import (
     conv,
     convnets,
     dot_attention,
+    embedding,
     init,
     layers,
     losses,
@@ -23,6 +24,7 @@ from minigrad.nn import (
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
 from minigrad.nn.dot_attention import *  # noqa: F403
+from minigrad.nn.embedding import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
 from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
@@ -35,6 +37,7 @@ __all__ = [
     "Parameter",
     *layers.__all__,
     *conv.__all__,
+    *embedding.__all__,
     *normalization.__all__,
     *dot_attention.__all__,
     *losses.__all__,

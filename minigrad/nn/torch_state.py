@@ -28,6 +28,7 @@ import numpy as np
 
 from minigrad.core import Parameter, Variable
 from minigrad.nn.conv import Conv2d, Convolution
+from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
@@ -108,6 +109,14 @@ TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
 #: nn.BatchNorm1d(D, eps=1e-6) on x.flatten(1) (its running variance is the biased one and
 #: follows the book's momentum when training; the values map as they are).
 TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
+
+
+def _embedding_slots(m: Embedding) -> list[TorchSlot]:
+    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
+
+
+TORCH_LAYOUTS[Embedding] = _embedding_slots
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:

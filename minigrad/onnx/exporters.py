@@ -21,6 +21,7 @@ importer in `importers.py`.
 | reshape (flatten) | Reshape (Flatten for (N, ...) -> (N, -1)) |
 | transpose, broadcast_to, sum_to | Transpose, Expand, ReduceSum (+ Squeeze) |
 | getitem | Slice, Squeeze, Unsqueeze, Gather, GatherND (+ Range for arange(N)) |
+| embedding | Gather (axis 0: the table's rows at the ids, the ids as int64) |
 | concatenate, stack | Concat, Unsqueeze + Concat |
 | matmul, linear | MatMul, Gemm |
 | softmax_cross_entropy (labels / one-hot) | SoftmaxCrossEntropyLoss / LogSoftmax, Mul, ReduceSum, ReduceMean, Neg |
@@ -79,6 +80,7 @@ from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
 from minigrad.functions.shape import (
     BroadcastTo,
     Concatenate,
+    Embedding,
     GetItem,
     Reshape,
     ScatterAdd,
@@ -345,6 +347,14 @@ def _drop(x: Value, ax: int) -> Value:
 def _getitem(b: Builder, f: GetItem, xs: list[Value]) -> Result:
     # NumPy's indexing rules take a module of their own: _indexing.py.
     return export_index(b, xs[0], f.index)
+
+
+@exports(Embedding)
+def _embedding(b: Builder, f: Embedding, xs: list[Value]) -> Result:
+    # The gradient rule for padding_idx has no meaning at inference: a plain row gather.
+    ids, W = xs
+    shape, dt = b.outs[0]
+    return b.node("Gather", [b.name(W, dt), b.name(ids, np.int64)], axis=0), ids.sym + (shape[-1],)
 
 
 # --------------------------------------------------------------------------- linalg

@@ -305,6 +305,9 @@ def _getitem(x: Any, index: Any) -> Any:
 def _gather(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     x, idx = xs
     axis = attrs.get("axis", 0) % len(_shape_of(x))
+    if _live(idx) and axis == 0 and len(_shape_of(x)) == 2:
+        # Ids that come from the model's input: the rows of a table, as an embedding.
+        return F.embedding(idx, x)
     indices = _array(idx, "Gather indices")
     return _getitem(x, (slice(None),) * axis + (indices,))
 

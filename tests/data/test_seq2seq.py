@@ -168,7 +168,8 @@ def test_vocab_ids_and_round_trip() -> None:
     vocab = SeqVocab.from_pairs([("16+75", "91"), ("8+3", "11")])
     assert vocab.tokens == ["<pad>", "<s>", "</s>", "+", "1", "3", "5", "6", "7", "8", "9"]
     assert len(vocab) == 11 and repr(vocab) == "SeqVocab('+1356789')"
-    assert vocab.encode("16+75") == [4, 7, 3, 8, 6]
+    np.testing.assert_array_equal(vocab.encode("16+75"), [4, 7, 3, 8, 6])
+    assert vocab.encode("16").dtype == np.int64
     x = vocab.encode_batch(["16+75", "8+3"], length=7)
     assert x.dtype == np.int64
     np.testing.assert_array_equal(x, [[4, 7, 3, 8, 6, 0, 0], [9, 3, 5, 0, 0, 0, 0]])
@@ -183,7 +184,9 @@ def test_vocab_ids_and_round_trip() -> None:
 
 def test_vocab_errors() -> None:
     vocab = SeqVocab("ab")
-    with pytest.raises(ValueError, match=r"character 'c' of 'abc' is not in the vocabulary"):
+    with pytest.raises(
+        ValueError, match=r"character 'c' \(at position 2 of 'abc'\) is not in the vocabulary"
+    ):
         vocab.encode("abc")
     with pytest.raises(ValueError, match=r"a text needs 3 ids but length is 2"):
         vocab.encode_batch(["ab"], length=2, end=True)

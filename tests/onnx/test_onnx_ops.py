@@ -57,6 +57,11 @@ def labels(n: int) -> np.ndarray:
     return np.random.default_rng(n + 2).integers(0, 4, size=n)
 
 
+def id_rows(n: int) -> np.ndarray:
+    """(N, 5) ids into a table of 4 rows (an embedding's input)."""
+    return np.random.default_rng(n + 5).integers(0, 4, size=(n, 5))
+
+
 def onehot(n: int) -> np.ndarray:
     return np.eye(4, dtype=np.float32)[labels(n)]
 
@@ -121,6 +126,12 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[int], np.ndarray], ..
         (x4, labels),
     ),
     ("getitem-label-column", lambda x, t: (x * W)[:, t], (x4, labels)),
+    ("embedding", lambda t: F.embedding(t, M), (labels,)),
+    (
+        "embedding-2d",
+        lambda x, t: F.embedding(t, M * 2) + x[:, None, :3],
+        (x4, id_rows),
+    ),
     ("concatenate", lambda x: F.concatenate([x * W, x, x[:, :1]], axis=1), (x4,)),
     (
         "concatenate-batch",
