@@ -213,6 +213,37 @@ class Variable:
         """A new leaf sharing `data`, cut from the graph and not requiring grad."""
         return Variable(self.data, name=self.name, requires_grad=False)
 
+    def unchain(self) -> None:
+        """Forget the creator: this Variable becomes a leaf (DeZero's name)."""
+        self.creator = None
+
+    def unchain_backward(self) -> None:
+        """Cut the graph behind this Variable (DeZero's name, for truncated backprop through
+        time): every Variable it was computed from forgets its creator, and every op on the
+        way forgets its parents, so the history behind a hidden state can be freed and a
+        later backward stops there. This Variable keeps its own creator.
+
+        Walks the graph with a stack, not recursion, so a history of any length is cut.
+        """
+        f0 = self.creator
+        if f0 is None:
+            return
+        seen = {f0}
+        stack = [f0]
+        while stack:
+            f = stack.pop()
+            for x in f.inputs:
+                if type(x) is not Variable and not isinstance(x, Variable):
+                    continue
+                c = x.creator
+                if c is not None:
+                    x.creator = None
+                    if c not in seen:
+                        seen.add(c)
+                        stack.append(c)
+            # The engine walks parents (step 2): an op whose inputs are now leaves has none.
+            f._parents = None
+
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf Variable after backward (leaves always keep it)."""
         self._get_meta().retain = True

@@ -1,10 +1,11 @@
 """Shape ops: reshape, transpose, flatten, broadcast_to, sum_to, getitem, embedding,
-concatenate, stack.
+concatenate, stack, chunk, unbind.
 
 They move elements without changing them, so each backward moves the gradient back:
 reshape <-> reshape, transpose <-> inverse transpose, broadcast_to <-> sum_to, getitem <->
 scatter-add (`np.add.at`, so repeated indices accumulate), embedding's row gather <-> rows
-added back by id, concatenate/stack <-> slices.
+added back by id, concatenate/stack <-> slices, chunk/unbind (several outputs) <->
+concatenate/stack.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = [
     "embedding",
     "concatenate",
     "stack",
+    "chunk",
+    "unbind",
 ]
 
 
@@ -364,6 +367,85 @@ def concatenate(xs: Sequence[Variable | Any], axis: int = 0) -> Variable:
                 f"concatenate: shapes {', '.join(map(shape_str, shapes))} differ outside axis {axis}"
             )
     return Concatenate(ax)(*items)
+
+
+class Chunk(AlongAxis):
+    """ys = x split into `chunks` equal pieces along `axis` (several outputs, views of x).
+    (..., k*m, ...) -> k arrays (..., m, ...).  dx = concatenate(gys, axis).
+
+    One op where k getitems would each scatter into a zero array of x's shape (the gates of
+    an LSTM step come out of one matmul this way)."""
+
+    rule = "gx = concatenate(gys) along the axis"
+    __slots__ = ("axis", "chunks")
+
+    def __init__(self, axis: int, chunks: int) -> None:
+        self.axis = axis
+        self.chunks = chunks
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(np.split(x, self.chunks, axis=self.axis))
+
+    def backward(self, *gys: Any) -> Any:
+        if isinstance(gys[0], Variable):
+            return Concatenate(self.axis)(*gys)
+        return np.concatenate(gys, axis=self.axis)
+
+    def label(self) -> str:
+        return f"chunk {self.chunks} axis={self.axis}"
+
+
+def chunk(x: Variable | Any, chunks: int, axis: int = 0) -> tuple[Variable, ...]:
+    """`chunks` equal pieces of x along `axis` (PyTorch's `torch.chunk` for a size that
+    divides evenly).  (..., chunks*m, ...) -> tuple of (..., m, ...)."""
+    s = shape_of(x)
+    if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    if len(s) == 0 or not -len(s) <= axis < len(s):
+        raise ValueError(f"chunk: axis {axis} is out of range for shape {shape_str(s)}")
+    ax = axis % len(s)
+    if s[ax] % chunks:
+        raise ValueError(
+            f"chunk: axis {axis} of shape {shape_str(s)} has {s[ax]} elements, not divisible "
+            f"into {chunks} equal chunks"
+        )
+    if chunks == 1:
+        return (x if isinstance(x, Variable) else Variable(x, requires_grad=False),)
+    return Chunk(ax, int(chunks))(x)
+
+
+class Unbind(AlongAxis):
+    """ys = the slices of x along `axis`, that axis removed (several outputs, views of x).
+    (..., k, ...) -> k arrays (..., ...).  dx = stack(gys, axis).
+
+    One op where k getitems would each scatter into a zero array of x's shape: a recurrent
+    layer's inputs for all time steps, projected by one matmul, are taken apart this way."""
+
+    rule = "gx = stack(gys) along the axis"
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        lead = (slice(None),) * self.axis
+        return tuple(x[lead + (i,)] for i in range(x.shape[self.axis]))
+
+    def backward(self, *gys: Any) -> Any:
+        if isinstance(gys[0], Variable):
+            return Stack(self.axis)(*gys)
+        return np.stack(gys, axis=self.axis)
+
+
+def unbind(x: Variable | Any, axis: int = 0) -> tuple[Variable, ...]:
+    """The slices of x along `axis`, as PyTorch's `torch.unbind`.  (T, N, C) -> T of (N, C)."""
+    s = shape_of(x)
+    if len(s) == 0 or not -len(s) <= axis < len(s):
+        raise ValueError(f"unbind: axis {axis} is out of range for shape {shape_str(s)}")
+    ax = axis % len(s)
+    if s[ax] == 0:
+        raise ValueError(f"unbind: axis {axis} of shape {shape_str(s)} is empty")
+    if s[ax] == 1:
+        # A one-output op returns a Variable, not a tuple; keep the tuple.
+        lead = (slice(None),) * ax
+        return (getitem(x, lead + (0,)),)
+    return Unbind(ax)(x)
 
 
 class Stack(AlongAxis):

@@ -20,6 +20,7 @@ from minigrad.nn import (
     models,
     module,
     normalization,
+    recurrent,
 )
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
@@ -30,6 +31,7 @@ from minigrad.nn.losses import *  # noqa: F403
 from minigrad.nn.models import *  # noqa: F403
 from minigrad.nn.module import *  # noqa: F403
 from minigrad.nn.normalization import *  # noqa: F403
+from minigrad.nn.recurrent import *  # noqa: F403
 from minigrad.nn.torch_state import load_torch_state_dict, to_torch_state_dict
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     *losses.__all__,
     *models.__all__,
     *convnets.__all__,
+    *recurrent.__all__,
     "to_torch_state_dict",
     "load_torch_state_dict",
     "init",

@@ -13,7 +13,9 @@ transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C,
 PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load). Names
 follow the module tree as PyTorch's do: `fc1.weight`, `layers.Affine1.bias`, and `0.weight`
 for the first layer of a `Sequential` (whose children minigrad names by index, as
-`nn.Sequential` does). Layers without parameters (activations, pooling, Dropout, Flatten,
+`nn.Sequential` does). The recurrent layers and cells (`RNN`, `LSTM`, `GRU`, `RNNCell`,
+`LSTMCell`, `GRUCell`) keep PyTorch's own names, shapes and gate orders (`weight_ih_l0`
+(4H, C) for an LSTM), so their arrays map as they are. Layers without parameters (activations, pooling, Dropout, Flatten,
 losses) have nothing to map.
 """
 
@@ -32,6 +34,7 @@ from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
+from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
 
@@ -109,6 +112,19 @@ TORCH_LAYOUTS[BatchNorm1d] = TORCH_LAYOUTS[BatchNorm2d] = _batch_norm_slots
 #: nn.BatchNorm1d(D, eps=1e-6) on x.flatten(1) (its running variance is the biased one and
 #: follows the book's momentum when training; the values map as they are).
 TORCH_LAYOUTS[BatchNormalization] = _batch_norm_slots
+
+
+def _own_names_slots(m: Module) -> list[TorchSlot]:
+    # The recurrent layers name and lay out their parameters as PyTorch does.
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in m._members()
+        if isinstance(p, Parameter)
+    ]
+
+
+for _cls in (RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell):
+    TORCH_LAYOUTS[_cls] = _own_names_slots
 
 
 def _embedding_slots(m: Embedding) -> list[TorchSlot]:

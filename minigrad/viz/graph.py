@@ -136,8 +136,14 @@ class Names:
         self._params: dict[int, dict[int, str]] = {}
 
     def call_name(self, call: ModuleCall) -> tuple[str | None, str]:
-        """(the module's attribute path in its parent call's module or None, its class name)."""
+        """(the module's attribute path in its parent call's module or None, its class name).
+
+        A module that is no attribute of its caller may name its own box with a string
+        attribute `box_label` (a recurrent layer's time steps: `t=0`, `t=1`, ...)."""
         cls = type(call.module).__name__
+        label = getattr(call.module, "box_label", None)
+        if isinstance(label, str):
+            return label, cls
         up = parent(call)
         if up is not None:
             name = self._child_names(up.module).get(id(call.module))

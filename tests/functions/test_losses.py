@@ -107,6 +107,24 @@ def test_softmax_cross_entropy_keeps_float32():
         assert loss.dtype == x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("c", [64, 65, 200])
+def test_softmax_cross_entropy_with_many_classes(c):
+    # Past 64 classes the op works on the logits' rows as they are, not transposed.
+    t = np.random.default_rng(4).integers(0, c, 5)
+    check_op(
+        lambda x: F.softmax_cross_entropy(x, t),
+        lambda x: np_cross_entropy(x, onehot(t, c)),
+        (5, c),
+        gradgrad=True,
+    )
+    x = Variable(np.random.default_rng(5).standard_normal((5, c)))
+    loss = F.softmax_cross_entropy(x, t)
+    loss.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * first, rtol=1e-15)
+
+
 def test_softmax_cross_entropy_backward_twice_with_retain_graph():
     x = Variable(np.random.default_rng(3).standard_normal((4, 3)))
     loss = F.softmax_cross_entropy(x, np.array([0, 2, 1, 1]))

@@ -311,3 +311,69 @@ def test_stack_backward_indexes_the_gradient():
 def test_join_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ------------------------------------------------------------------ chunk, unbind (several outputs)
+
+
+def _scaled_stack(parts, keep=None):
+    """The parts, each scaled by its position + 1 (so a swap shows), stacked; `keep` picks some
+    (the others then get zero gradients)."""
+    idx = range(len(parts)) if keep is None else keep
+    return [parts[i] * (i + 1) for i in idx]
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks", "axis", "keep"),
+    [((2, 6), 3, 1, None), ((4, 2, 3), 2, 0, None), ((2, 8), 4, -1, [0, 3]), ((3, 4), 1, 1, None)],
+)
+def test_chunk(shape, chunks, axis, keep):
+    check_op(
+        lambda x: F.stack(_scaled_stack(F.chunk(x, chunks, axis=axis), keep)),
+        lambda x: np.stack(_scaled_stack(np.split(x, chunks, axis=axis), keep)),
+        shape,
+        gradgrad=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "keep"),
+    [((3, 2, 4), 0, None), ((2, 3, 4), 1, [2]), ((2, 3), -1, None), ((1, 3), 0, None)],
+)
+def test_unbind(shape, axis, keep):
+    def np_unbind(x):
+        return [np.take(x, i, axis=axis) for i in range(x.shape[axis])]
+
+    check_op(
+        lambda x: F.stack(_scaled_stack(F.unbind(x, axis=axis), keep)),
+        lambda x: np.stack(_scaled_stack(np_unbind(x), keep)),
+        shape,
+        gradgrad=True,
+    )
+
+
+def test_chunk_and_unbind_are_one_op_of_views():
+    x = Variable(np.arange(12.0).reshape(3, 4))
+    parts = F.chunk(x, 2, axis=1)
+    assert len(parts) == 2 and parts[0].creator is parts[1].creator
+    assert parts[0].creator.label() == "chunk 2 axis=1"
+    assert np.shares_memory(parts[1].data, x.data)
+    rows = F.unbind(x)
+    assert len(rows) == 3 and rows[0].creator is rows[2].creator
+    np.testing.assert_array_equal(rows[2].data, [8, 9, 10, 11])
+
+
+def test_chunk_and_unbind_errors():
+    x = Variable(np.ones((2, 5)))
+    with pytest.raises(
+        ValueError, match=r"^chunk: axis 1 of shape \(2, 5\) has 5 elements, not divisible into 2"
+    ):
+        F.chunk(x, 2, axis=1)
+    with pytest.raises(ValueError, match=r"^chunk: chunks must be a positive int, got 0"):
+        F.chunk(x, 0)
+    with pytest.raises(ValueError, match=r"^chunk: axis 2 is out of range for shape \(2, 5\)"):
+        F.chunk(x, 1, axis=2)
+    with pytest.raises(ValueError, match=r"^unbind: axis 0 of shape \(0, 5\) is empty"):
+        F.unbind(np.ones((0, 5)))
+    with pytest.raises(ValueError, match=r"^unbind: axis 3 is out of range for shape \(2, 5\)"):
+        F.unbind(x, axis=3)
