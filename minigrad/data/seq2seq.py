@@ -89,15 +89,16 @@ def make_dates(n: int, seed: int = 0) -> list[Pair]:
     """`n` pairs `(question, answer)`: a date between 1970-01-01 and 2029-12-31 written in one of
     `DATE_FORMATS` (words in lower, Title or UPPER case, drawn at random) and the same date in
     ISO form, e.g. `("TUESDAY, SEPTEMBER 27, 1994", "1994-09-27")`. The same `seed` gives the
-    same pairs; questions may repeat, as in the sequel's `date.txt`."""
+    same pairs, and the first k of n pairs are `make_dates(k, seed)`; questions may repeat, as
+    in the sequel's `date.txt`."""
     _count(n, "make_dates")
     rng = np.random.default_rng(seed)
-    days = rng.integers(0, (_LAST - _FIRST).days + 1, size=n)
-    formats = rng.integers(0, len(_FORMATS), size=n)
-    cases = rng.integers(0, len(_CASES), size=n)
+    # One row (day, format, case) per pair, drawn in order: the first k pairs do not depend on n.
+    highs = np.array([(_LAST - _FIRST).days + 1, len(_FORMATS), len(_CASES)])
+    drawn = rng.integers(0, highs, size=(n, 3))
     writers = list(_FORMATS.values())
     pairs = []
-    for day, f, c in zip(days.tolist(), formats.tolist(), cases.tolist(), strict=True):
+    for day, f, c in drawn.tolist():
         x = _FIRST + datetime.timedelta(days=day)
         pairs.append((_CASES[c](writers[f](x)), x.isoformat()))
     return pairs
@@ -106,7 +107,7 @@ def make_dates(n: int, seed: int = 0) -> list[Pair]:
 def make_additions(n: int, seed: int = 0, digits: int = 3) -> list[Pair]:
     """`n` distinct pairs `(question, answer)` such as `("16+75", "91")`. Each operand is drawn as
     a length of 1 to `digits` digits, then each digit at random (so a leading zero makes a
-    shorter number), which, like the sequel's `addition.txt`, favours the longer operands. Raises ValueError if there are fewer than `n`
+    shorter number), which, like the sequel's `addition.txt`, favours the longer operands. The first k of n pairs are `make_additions(k, seed)`. Raises ValueError if there are fewer than `n`
     distinct questions to draw."""
     _count(n, "make_additions")
     _count(digits, "make_additions: digits")
@@ -121,7 +122,7 @@ def make_additions(n: int, seed: int = 0, digits: int = 3) -> list[Pair]:
     pairs: list[Pair] = []
     while len(pairs) < n:
         # Draw a batch of operands at once: the value of the first k of `digits` random digits.
-        m = 2 * (n - len(pairs)) + 16
+        m = 1024  # a fixed batch: the first k pairs do not depend on n
         lengths = rng.integers(1, digits + 1, size=(m, 2, 1))
         drawn = rng.integers(0, 10, size=(m, 2, digits))
         places = np.arange(digits)
