@@ -16,12 +16,18 @@ from typing import Any
 import numpy as np
 
 from minigrad import functions as F
-from minigrad.core import Parameter, Variable, get_default_dtype
+from minigrad.core import Parameter, Variable, _local, get_default_dtype
 from minigrad.nn._rnn_steps import GATES, gru_step, lstm_step, rnn_step
 from minigrad.nn.layers import _size
 from minigrad.nn.module import Module, _call
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "TimeStep"]
+
+
+#: Set to a list by `minigrad.onnx.export` while it traces a model: each call of a recurrent
+#: layer appends (its ModuleCall, the input, the initial state, the outputs), so that the
+#: exporter writes the call as one ONNX RNN/LSTM/GRU node per layer instead of its ops.
+export_calls: list[tuple[Any, Any, Any, Any]] | None = None
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -384,7 +390,10 @@ class _RNNBase(Module):
             finals.append(final)
         if not batched:
             out = F.reshape(out, (s[0], self.hidden_size))
-        return out, self._final(finals, batched)
+        result = out, self._final(finals, batched)
+        if export_calls is not None:
+            export_calls.append((_local.mode.scope, input, hx, result))
+        return result
 
     def _initial(self, hx: Any, s: tuple[int, ...]) -> list[Any]:
         return self._state(hx, s, "h_0")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Function, ModuleCall, Parameter, Variable, enable_grad
+from minigrad.nn import recurrent
 from minigrad.nn.module import Module
 
 
@@ -38,6 +39,9 @@ class Trace:
     module_paths: dict[int, str] = field(default_factory=dict)
     #: id(ndarray) -> the dotted name of a buffer of `module` (`bn1.running_mean`).
     buffer_names: dict[int, str] = field(default_factory=dict)
+    #: The calls of recurrent layers (nn.RNN, LSTM, GRU), each (its ModuleCall, input,
+    #: initial state, outputs): exported as ONNX RNN/LSTM/GRU nodes, not op by op.
+    layer_calls: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)
     #: id(module) -> {id(Parameter): its name within that module}, filled as needed.
     _own_names: dict[int, dict[int, str]] = field(default_factory=dict)
 
@@ -87,16 +91,20 @@ def run(model: Callable[..., Any], inputs: Sequence[np.ndarray]) -> Trace:
         else:
             feeds.append(a)
     modes = [(m, m.training) for m in module.modules()] if module is not None else []
+    calls: list[tuple[Any, Any, Any, Any]] = []
     try:
         if module is not None:
             module.eval()
+        recurrent.export_calls = calls
         with enable_grad():
             out = model(*feeds)
     finally:
+        recurrent.export_calls = None
         for m, training in modes:
             object.__setattr__(m, "training", training)
     outputs = _as_outputs(out)
     trace = Trace(feeds=feeds, outputs=outputs, functions=ordered_functions(outputs), module=module)
+    trace.layer_calls = calls
     if module is not None:
         trace.param_names = {id(p): name for name, p in module.named_parameters()}
         trace.module_paths = {id(m): name for name, m in module.named_modules()}
@@ -106,6 +114,9 @@ def run(model: Callable[..., Any], inputs: Sequence[np.ndarray]) -> Trace:
 
 def _as_outputs(out: Any) -> list[Variable]:
     items = list(out) if isinstance(out, tuple | list) else [out]
+    # An LSTM's (output, (h_n, c_n)): nested tuples are flattened, in order.
+    while any(isinstance(y, tuple | list) for y in items):
+        items = [z for y in items for z in (y if isinstance(y, tuple | list) else (y,))]
     if not items:
         raise TypeError("export: the model returned nothing to export (an empty tuple)")
     for i, y in enumerate(items):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy as np
 from minigrad._files import check_target, write_atomically
 from minigrad.core import Function, Variable
 from minigrad.onnx import _io, _trace
+from minigrad.onnx import recurrent as _recurrent
 from minigrad.onnx._builder import Batch, Builder, Dim, UnsupportedOpError, Value, constant
 from minigrad.onnx.exporters import EXPORTERS
 
@@ -28,6 +29,7 @@ def export(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     dynamic_batch: bool = True,
+    dynamic_axes: Mapping[str, Mapping[int, str]] | None = None,
 ) -> str:
     """Write `model` to `path` as an ONNX model; returns the path.
 
@@ -43,6 +45,9 @@ def export(
     follows from it is the symbol `N`, so the file runs on any batch size (give an example
     batch of at least 2 rows). `opset`: 13 or newer, 17 by default. Names default to the
     model's argument names (`x`, `t`) and `y` (`y0`, `y1`, ... for several outputs).
+    `dynamic_axes` names more symbolic dimensions of inputs and outputs, as PyTorch's
+    exporter does: `{"x": {1: "T"}, "y0": {1: "T"}}` lets a recurrent layer's file take
+    sequences of any length (only where every op between them is free of that size).
 
     The file passes `onnx.checker.check_model(..., full_check=True)` before it is written,
     atomically. An op without an ONNX mapping (e.g. a user `Function`) raises
@@ -68,6 +73,8 @@ def export(
         raise ValueError(f"export: {sorted(clash)} named both an input and an output")
 
     graph = _build(onnx, trace, opset, batch, in_names, out_names, _graph_name(model))
+    if dynamic_axes:
+        _name_axes(graph, dynamic_axes)
     ops = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(
         graph,
@@ -82,6 +89,24 @@ def export(
         _check_other_batch(proto, inputs, batch + 1)
     write_atomically(target, lambda f: f.write(proto.SerializeToString()), "export")
     return target
+
+
+def _name_axes(graph: Any, dynamic_axes: Mapping[str, Mapping[int, str]]) -> None:
+    """Make the given dimensions of the graph's inputs and outputs symbolic."""
+    infos = {vi.name: vi for vi in [*graph.input, *graph.output]}
+    for name, axes in dynamic_axes.items():
+        if name not in infos:
+            raise ValueError(
+                f"export: dynamic_axes names {name!r}, which is not an input or output of the "
+                f"graph ({sorted(infos)})"
+            )
+        dims = infos[name].type.tensor_type.shape.dim
+        for axis, symbol in axes.items():
+            if not -len(dims) <= axis < len(dims):
+                raise ValueError(
+                    f"export: dynamic_axes: {name!r} has {len(dims)} dimensions, no axis {axis}"
+                )
+            dims[axis].dim_param = str(symbol)
 
 
 def _check_other_batch(proto: Any, inputs: list[np.ndarray], n: int) -> None:
@@ -204,8 +229,9 @@ def _check_supported(trace: _trace.Trace) -> None:
     """Raise UnsupportedOpError naming every recorded op with no exporter, before anything is
     built or written."""
     missing: dict[tuple[type[Function], str], None] = {}
+    grouped = _recurrent.group(trace)
     for f in trace.functions:
-        if type(f) not in EXPORTERS:
+        if type(f) not in EXPORTERS and id(f) not in grouped:
             missing.setdefault((type(f), _trace.where_called(f, trace)))
     if not missing:
         return
@@ -286,7 +312,25 @@ def _build(
             return v
         return constant(x)
 
+    # Recurrent layer calls: one ONNX node per layer, written as soon as their inputs are;
+    # their own ops are skipped.
+    grouped = _recurrent.group(trace)
+    pending = dict(enumerate(trace.layer_calls)) if grouped else {}
+
+    def write_ready_calls() -> None:
+        for k, call in list(pending.items()):
+            if _recurrent.ready(call, values):
+                del pending[k]
+                b.scope = trace.module_paths.get(id(call[0].module), "")
+                b.op = type(call[0].module).__name__
+                for var, value in _recurrent.export_call(b, call, resolve):
+                    values[id(var)] = value
+
     for f in trace.functions:
+        if pending:
+            write_ready_calls()
+        if id(f) in grouped:
+            continue
         xs = [resolve(x) for x in f.inputs]
         outs = [ref() for ref in f.outputs]
         b.scope = _trace.scope_path(f, trace)
@@ -302,6 +346,8 @@ def _build(
         b.batch_dims(shape, sym)
         values[id(outs[0])] = Value(name, dtype, shape, sym)
 
+    if pending:
+        write_ready_calls()
     graph_outputs = []
     b.scope, b.op = "", ""
     for name, y in zip(out_names, trace.outputs):
