@@ -89,14 +89,22 @@ class Seq2Seq(nn.Module):
 
     def encode(self, x: np.ndarray) -> tuple[mg.Variable, Any, np.ndarray]:
         """The encoder's states (N, Tq, H), the decoder's first state and the padding mask."""
-        mask = x == PAD
+        padding = x == PAD
+        last = np.eye(x.shape[1], dtype=self.out.W.dtype)[(~padding).sum(axis=1) - 1]
+        return self.encode_with(x, padding, last)
+
+    def encode_with(self, x: Any, padding: Any, last: Any) -> tuple[mg.Variable, Any, Any]:
+        """`encode` given the attention's `padding` mask (bool, or float added to the scores)
+        and `last` (N, Tq), the one-hot of each question's last character. The decoder starts
+        from the encoder's state there, not after the padding, so that the answer does not
+        depend on how much padding a batch has (the sequel starts from the last step)."""
         hs, _ = self.encoder(self.enc_embed(x))
-        # The state after the last real character, not after the padding: so the answer does
-        # not depend on how much padding a batch has (the sequel starts from its last step).
-        last = (~mask).sum(axis=1) - 1
-        h = F.reshape(hs[np.arange(len(x)), last], (1, len(x), self.hidden))
-        c = np.zeros((1, len(x), self.hidden), dtype=hs.dtype)
-        return hs, (h, c), mask
+        n, steps = x.shape
+        h = F.transpose(F.matmul(F.reshape(last, (n, 1, steps)), hs), (1, 0, 2))  # (1, N, H)
+        # Zeros computed from h, not an array of one batch size: an exported graph then runs
+        # on any batch size.
+        c = h * 0.0
+        return hs, (h, c), padding
 
     def decode(
         self, y: np.ndarray, hs: mg.Variable, state: Any, mask: np.ndarray
@@ -113,6 +121,12 @@ class Seq2Seq(nn.Module):
         """Teacher-forced logits (N, Ta, V) of the next character at each decoder step."""
         hs, state, mask = self.encode(x)
         return self.decode(y, hs, state, mask)[0]
+
+    def exportable(self, x: Any, y: Any, padding: Any, last: Any) -> mg.Variable:
+        """`forward` with the masks that `encode` computes from x as inputs (`padding` float:
+        -inf at padding, else 0), so that an ONNX graph of it holds no mask of one batch."""
+        hs, state, _ = self.encode_with(x, padding, last)
+        return self.decode(y, hs, state, padding)[0]
 
     def loss(self, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> mg.Variable:
         """Mean cross-entropy over the target characters (END included, padding left out)."""
@@ -275,23 +289,37 @@ def plot_attention(
     plt.close(fig)
 
 
+def export_inputs(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The masks `Seq2Seq.exportable` takes: float padding (-inf at padding, else 0) and the
+    one-hot of each question's last character."""
+    padding = x == PAD
+    last = np.eye(x.shape[1], dtype=dtype)[(~padding).sum(axis=1) - 1]
+    return np.where(padding, -np.inf, 0.0).astype(dtype), last
+
+
 def export_onnx(net: Seq2Seq, path: str, x: np.ndarray, t: np.ndarray, acc: float) -> None:
-    """The teacher-forced model to ONNX; onnxruntime then decodes greedily by running it once
-    per answer step (the decoder is causal: steps past the current one do not change it)."""
+    """The teacher-forced model to ONNX, with inputs x, y (ids), padding and last (from x, see
+    `export_inputs`); onnxruntime then decodes the test set greedily by running it once per
+    answer step (the decoder is causal: the steps after the current one do not change it)."""
     import onnxruntime as ort
 
     import minigrad.onnx
 
-    minigrad.onnx.export(net, (x[:2], t[:2, :-1]), path, input_names=["x", "y"])
+    dtype = net.out.W.dtype
+    example = (x[:2], t[:2, :-1], *export_inputs(x[:2], dtype))
+    names = ["x", "y", "padding", "last"]
+    minigrad.onnx.export(net.exportable, example, path, input_names=names, output_names=["logits"])
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     correct = 0
     for i in range(0, len(x), 1000):
         xb, tb = x[i : i + 1000], t[i : i + 1000, 1:]
+        padding, last = export_inputs(xb, dtype)
         y = np.full((len(xb), tb.shape[1]), PAD, dtype=np.int64)
         y[:, 0] = START
         ids = np.zeros_like(y)
         for step in range(y.shape[1]):
-            (logits,) = session.run(None, {"x": xb, "y": y})
+            feed = {"x": xb, "y": y, "padding": padding, "last": last}
+            (logits,) = session.run(None, feed)
             ids[:, step] = logits[:, step].argmax(axis=1)
             if step + 1 < y.shape[1]:
                 y[:, step + 1] = ids[:, step]

@@ -85,6 +85,25 @@ def test_tiny_run_on_a_file_learns_to_copy(tmp_path, example):
     net.load(out / "seq2seq.npz")
 
 
+def test_export_decodes_as_minigrad_does(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    data, out = tmp_path / "copy.txt", tmp_path / "out"
+    write_copy_task(data, n=200)
+    lines, _ = run_script(
+        "--data", str(data), "--hidden", "16", "--epochs", "3", "--batch-size", "32",
+        "--lr", "0.01", "--out", str(out), "--export", str(out / "seq2seq.onnx"),
+    )  # fmt: skip
+    m = re.match(
+        r"wrote .*seq2seq\.onnx: onnxruntime test_acc (\S+)  minigrad test_acc (\S+)$", lines[-2]
+    )
+    assert m and m.group(1) == m.group(2) == lines[-1].split()[1], lines[-2:]
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(out / "seq2seq.onnx").graph.node}
+    assert {"LSTM", "Gather", "Softmax", "MatMul"} <= ops
+
+
 def test_tiny_runs_on_generated_dates_and_reversed_additions(tmp_path):
     lines, _ = run_script(
         "--n", "300", "--hidden", "16", "--epochs", "1", "--out", str(tmp_path / "d")

@@ -32,7 +32,9 @@ class DotAttention(Module):
     - `query` (N, Tq, H) decoder states, or (N, H) for one decoder step;
     - `keys` (N, Tk, H) encoder states; `values` (N, Tk, Hv), by default the keys;
     - `key_padding_mask` (N, Tk) bool, True where the encoder's input is padding (PyTorch's
-      meaning): those steps get weight exactly 0, and so no gradient.
+      meaning): those steps get weight exactly 0, and so no gradient. As in PyTorch, a float
+      mask (an array or a Variable) is added to the scores instead: -inf where padding, 0
+      elsewhere, does the same, and as a Variable it can be an input of an exported graph.
 
     returns `(context, weights)`: `context` (N, Tq, Hv) (or (N, Hv)) and `weights` (N, Tq, Tk)
     (or (N, Tk)), each row of which sums to 1, kept for plotting:
@@ -48,7 +50,7 @@ class DotAttention(Module):
         query: Variable | np.ndarray,
         keys: Variable | np.ndarray,
         values: Variable | np.ndarray | None = None,
-        key_padding_mask: np.ndarray | None = None,
+        key_padding_mask: Variable | np.ndarray | None = None,
     ) -> tuple[Variable, Variable]:
         """(context, weights); see the class docstring for the shapes."""
         if values is None:
@@ -58,7 +60,9 @@ class DotAttention(Module):
         one_step = len(q_shape) == 2
         q = F.reshape(query, (q_shape[0], 1, q_shape[1])) if one_step else query
         scores = F.matmul(q, F.transpose(keys, (0, 2, 1)))  # (N, Tq, Tk)
-        if mask is not None:
+        if mask is not None and mask.dtype != bool:
+            scores = scores + F.reshape(mask, (k_shape[0], 1, k_shape[1]))
+        elif mask is not None:
             # -inf gives exp(-inf) = 0: a masked step's weight is exactly 0, and where's
             # backward sends it no gradient (a large negative number would leave a trace).
             minus_inf = np.array(-np.inf, dtype=scores.dtype)
@@ -76,7 +80,7 @@ class DotAttention(Module):
         k: tuple[int, ...],
         v: tuple[int, ...],
         mask: Any,
-    ) -> np.ndarray | None:
+    ) -> Any:
         name = type(self).__name__
         if len(k) != 3 or len(v) != 3:
             raise ValueError(f"{name}: keys and values must be (N, Tk, H), got {k} and {v}")
@@ -91,17 +95,21 @@ class DotAttention(Module):
             raise ValueError(f"{name}: the keys have no time steps (shape {k})")
         if mask is None:
             return None
-        m = np.asarray(mask.data if isinstance(mask, Variable) else mask)
-        if m.dtype != bool:
-            raise TypeError(f"{name}: key_padding_mask must be boolean, got dtype {m.dtype}")
+        m = mask if isinstance(mask, Variable) else np.asarray(mask)
+        if m.dtype != bool and m.dtype.kind != "f":
+            raise TypeError(
+                f"{name}: key_padding_mask must be boolean (True = padding) or floating (added "
+                f"to the scores), got dtype {m.dtype}"
+            )
         if m.shape != k[:2]:
             raise ValueError(
                 f"{name}: key_padding_mask has shape {m.shape}, expected (N, Tk) = {k[:2]}"
             )
-        full = np.flatnonzero(m.all(axis=1))
-        if full.size:
-            raise ValueError(
-                f"{name}: key_padding_mask masks every step of sequence {int(full[0])}; "
-                "at least one step must be attended to"
-            )
+        if m.dtype == bool:
+            full = np.flatnonzero(m.all(axis=1))
+            if full.size:
+                raise ValueError(
+                    f"{name}: key_padding_mask masks every step of sequence {int(full[0])}; "
+                    "at least one step must be attended to"
+                )
         return m

@@ -97,9 +97,9 @@ def test_masked_steps_get_exactly_zero_gradient():
         (((2, 3, 4), (2, 0, 4), (2, 0, 6)), None, ValueError, r"no time steps"),
         (
             ((2, 3, 4), (2, 5, 4), (2, 5, 6)),
-            np.zeros((2, 5)),
+            np.zeros((2, 5), np.int64),
             TypeError,
-            r"must be boolean, got dtype float64",
+            r"must be boolean \(True = padding\) or floating .* got dtype int64",
         ),
         (
             ((2, 3, 4), (2, 5, 4), (2, 5, 6)),
@@ -119,3 +119,21 @@ def test_errors(shapes, mask, error, message):
     q, k, v = (np.zeros(s) for s in shapes)
     with pytest.raises(error, match=r"DotAttention: .*" + message):
         DotAttention()(q, k, v, key_padding_mask=mask)
+
+
+def test_a_float_mask_is_added_to_the_scores():
+    q, k, v = (rng.standard_normal(s) for s in [(2, 3, 4), (2, 5, 4), (2, 5, 6)])
+    additive = np.where(MASK, -np.inf, 0.0)
+    want_c, want_w = DotAttention()(q, k, v, key_padding_mask=MASK)
+    for mask in (additive, Variable(additive, requires_grad=False)):
+        context, weights = DotAttention()(q, k, v, key_padding_mask=mask)
+        np.testing.assert_array_equal(weights.data, want_w.data)
+        np.testing.assert_array_equal(context.data, want_c.data)
+    # Any float values: softmax(scores + mask).
+    bias = rng.standard_normal((2, 5))
+    _, weights = DotAttention()(q, k, v, key_padding_mask=bias)
+    s = q @ k.transpose(0, 2, 1) + bias[:, None, :]
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(weights.data, e / e.sum(axis=-1, keepdims=True), rtol=1e-12)
+    qv, kv, vv = Variable(q), Variable(k), Variable(v)
+    assert gradcheck(lambda q, k, v: DotAttention()(q, k, v, key_padding_mask=bias)[0], qv, kv, vv)
