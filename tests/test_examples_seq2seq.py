@@ -71,11 +71,11 @@ def test_tiny_run_on_a_file_learns_to_copy(tmp_path, example):
     data, out = tmp_path / "copy.txt", tmp_path / "out"
     write_copy_task(data)
     lines, _ = run_script(
-        "--data", str(data), "--hidden", "32", "--epochs", "8", "--batch-size", "32",
-        "--lr", "0.01", "--out", str(out),
+        "--data", str(data), "--hidden", "32", "--epochs", "6", "--batch-size", "16",
+        "--lr", "0.02", "--out", str(out),
     )  # fmt: skip
     assert lines[0].startswith(f"seq2seq with attention float32: {data}, 450 train / 50 test")
-    epoch_lines = check_lines(lines, 8)
+    epoch_lines = check_lines(lines, 6)
     losses = [float(m.group(3)) for m in epoch_lines]
     assert losses[-1] < 0.5 * losses[0]
     assert float(lines[-1].split()[1]) >= 0.5  # chance is about 0.01
