@@ -18,8 +18,15 @@ After each epoch one line `epoch 2/3  loss 0.0123  train_acc 0.9950  test_acc 0.
 the last line of stdout is `test_acc <value>`. Written to --out (default out/): curves.png,
 attention.png (the attention weights of a few test questions, input characters across, output
 characters down) and seq2seq.npz (the weights); with --export PATH also the model as ONNX,
-decoded greedily by onnxruntime on the test set. Progress bars need tqdm and the pictures
+decoded greedily by onnxruntime on the test set (the masks the model computes from the
+question are inputs of the file: `export_inputs`). Progress bars need tqdm and the pictures
 matplotlib (`pip install minigrad[examples]`).
+
+Measured on the shared 2-core machine under a load of 10 to 14 (seed 0, one BLAS thread):
+the defaults reach 99.22% on held-out generated dates after 3 epochs (99.02% after 2) in
+143 s of CPU time, 48 s an epoch (1,021 s of wall time on that crowded machine); on the
+sequel's date.txt 100.00% in 155 s of CPU time; with --task addition --reverse 98.56% after
+5 epochs.
 """
 
 from __future__ import annotations
