@@ -106,7 +106,7 @@ class DotAttention(Module):
                 f"{name}: key_padding_mask has shape {m.shape}, expected (N, Tk) = {k[:2]}"
             )
         if m.dtype == bool:
-            full = np.flatnonzero(m.all(axis=1))
+            full = np.flatnonzero(np.asarray(m.data if isinstance(m, Variable) else m).all(axis=1))
             if full.size:
                 raise ValueError(
                     f"{name}: key_padding_mask masks every step of sequence {int(full[0])}; "
