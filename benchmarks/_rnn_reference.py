@@ -15,7 +15,7 @@ allows here:
 - the loss's gradient formed in place in the softmax's buffer.
 
 Weights in PyTorch's layout and gate order (i, f, g, o), so that minigrad's nn.LSTM can be
-loaded with the same values: W_ih (4H, D), W_hh (4H, H), b = b_ih + b_hh; the affine
+loaded with the same values: W_ih (4H, D), W_hh (4H, H), b_ih and b_hh (4H,); the affine
 layer's W (H, V) as minigrad's Linear holds it.
 """
 
@@ -42,7 +42,9 @@ class LSTMLMReference:
         self.E = weights["embed"].astype(dt)  # (V, D)
         self.Wx = np.ascontiguousarray(weights["W_ih"].T, dtype=dt)  # (D, 4H)
         self.Wh = np.ascontiguousarray(weights["W_hh"].T, dtype=dt)  # (H, 4H)
-        self.b = (weights["b_ih"] + weights["b_hh"]).astype(dt)
+        # Two biases, as PyTorch's layer has: each gets the gates' gradient in SGD.
+        self.b_ih = weights["b_ih"].astype(dt)
+        self.b_hh = weights["b_hh"].astype(dt)
         self.W = weights["W_out"].astype(dt)  # (H, V)
         self.bo = weights["b_out"].astype(dt)
         self.H = self.Wh.shape[0]
@@ -58,7 +60,7 @@ class LSTMLMReference:
         # -- forward
         x = self.E[ids.reshape(-1)]  # (T*N, D)
         A = (x @ self.Wx).reshape(T, N, 4 * H)
-        A += self.b
+        A += self.b_ih + self.b_hh
         hs = np.empty((T + 1, N, H), dt)  # hs[0] is the carried state
         cs = np.empty((T + 1, N, H), dt)
         tcs = np.empty((T, N, H), dt)
@@ -82,13 +84,15 @@ class LSTMLMReference:
         hflat = hs[1:].reshape(T * N, H)
         scores = hflat @ self.W
         scores += self.bo
-        # softmax cross-entropy, mean over the T*N predictions
+        # softmax cross-entropy, mean over the T*N predictions, through logsumexp
         scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
         rows = np.arange(T * N)
         t_flat = targets.reshape(-1)
-        loss = -float(np.log(scores[rows, t_flat] + 1e-7).mean())
+        picked = float(scores[rows, t_flat].sum())
+        np.exp(scores, out=scores)
+        total = scores.sum(axis=1, keepdims=True)
+        loss = (float(np.log(total).sum()) - picked) / (T * N)
+        scores /= total
         # -- backward
         dscores = scores
         dscores[rows, t_flat] -= 1
@@ -139,7 +143,8 @@ class LSTMLMReference:
         self.E[sid[starts]] -= lr * dE_rows
         self.Wx -= lr * dWx
         self.Wh -= lr * dWh
-        self.b -= lr * db
+        self.b_ih -= lr * db
+        self.b_hh -= lr * db
         self.W -= lr * dW
         self.bo -= lr * dbo
         return loss
@@ -150,7 +155,7 @@ class LSTMLMReference:
             "embed": self.E,
             "W_ih": self.Wx.T,
             "W_hh": self.Wh.T,
-            "b": self.b,
+            "b": self.b_ih + self.b_hh,
             "W_out": self.W,
             "b_out": self.bo,
         }

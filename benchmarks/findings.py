@@ -724,14 +724,14 @@ def building_blocks() -> dict[str, float | None]:
         "NumPy x * a on (8,) float64": "x.data * a",
         "a Python call with 2 arguments": "call2(x, a)",
         "Mul() (a Function object)": "Mul()",
-        "object.__new__(Variable) + 6 attribute sets": (
+        "object.__new__(Variable) + 7 attribute sets": (
             "w = _new_variable(Variable); w.data = a; w.grad = None; w.name = None; "
-            "w._meta = None; w.requires_grad = True; w.creator = f"
+            "w._meta = None; w.requires_grad = True; w.creator = f; w._version = 0"
         ),
         "weakref.ref(v)": "weakref.ref(v)",
-        "6 attribute sets on a Function": (
+        "7 attribute sets on a Function": (
             "f.inputs = (x, a); f.needs_input_grad = (True, False); f.saved_inputs = (a, a); "
-            "f.saved_outputs = (a,); f.generation = 1; f.scope = None"
+            "f.saved_outputs = (a,); f.generation = 1; f.scope = None; f._versions = None"
         ),
         "isinstance(x, Variable)": "isinstance(x, Variable)",
         "_state.grad_enabled (a read)": "_state.grad_enabled",

@@ -84,6 +84,39 @@ def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
     return optim.Adam(params, lr=lr)
 
 
+# The learning-rate schedules of --schedule, and whether each steps per batch (else per epoch).
+SCHEDULES = {"none": False, "step": False, "cosine": True, "warmup": True, "onecycle": True}
+
+
+def add_schedule_arg(p: argparse.ArgumentParser) -> None:
+    """--schedule, the learning-rate schedule (see make_scheduler)."""
+    p.add_argument(
+        "--schedule",
+        choices=list(SCHEDULES),
+        help="learning-rate schedule (none): step (x0.1 after each third of the epochs), "
+        "cosine (from --lr down to 0 over the run, per batch), warmup (linear from --lr/10 "
+        "over the first epoch), onecycle (up to --lr and down, per batch)",
+    )
+
+
+def make_scheduler(
+    name: str, opt: optim.Optimizer, epochs: int, steps_per_epoch: int
+) -> optim.lr_scheduler.LRScheduler | None:
+    """The scheduler of `name` for a run of `epochs` x `steps_per_epoch` (None for "none");
+    `SCHEDULES[name]` says whether to step it after each batch or after each epoch."""
+    S = optim.lr_scheduler
+    total = epochs * steps_per_epoch
+    if name == "step":
+        return S.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return S.CosineAnnealingLR(opt, T_max=total)
+    if name == "warmup":
+        return S.LinearLR(opt, start_factor=0.1, total_iters=steps_per_epoch)
+    if name == "onecycle":
+        return S.OneCycleLR(opt, max_lr=opt.lr, total_steps=total)
+    return None
+
+
 def plot_curves(history: dict[str, list[float]], path: str, title: str = "") -> None:
     """Loss and accuracies per epoch, side by side, into a PNG."""
     import matplotlib
@@ -155,3 +188,24 @@ def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float)
     print(
         f"wrote {path}: onnxruntime test_acc {ort_acc:.4f}  minigrad test_acc {acc:.4f}", flush=True
     )
+
+
+def plot_lm_curves(history: dict[str, list[float]], baseline: float, path: str) -> str:
+    """A language model's train and validation loss per evaluation (nats per character) beside
+    a baseline's (the bigram's) horizontal line, into a PNG; returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(history["step"], history["train"], marker="o", label="train")
+    ax.plot(history["step"], history["val"], marker="s", label="validation")
+    ax.axhline(baseline, color="gray", linestyle="--", label=f"bigram baseline {baseline:.3f}")
+    ax.set(xlabel="training step", ylabel="loss (nats per character)", title="character GPT")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -3,6 +3,7 @@
     python examples/mnist.py                 # the defaults: >= 97.5% test accuracy in seconds
     python examples/mnist.py --book          # the book's setting, 784-50-10, SGD, 10,000 steps
     python examples/mnist.py --optimizer sgd --hidden 50 --epochs 17
+    python examples/mnist.py --schedule cosine  # the rate falls from --lr to 0 (per batch)
 
 After each epoch one line `epoch 3/10  loss 0.2345  train_acc 0.9312  test_acc 0.9270  4.1s`;
 the last line of stdout is `test_acc <value>`. Written to --out (default out/): curves.png
@@ -32,11 +33,14 @@ from minigrad.data import DataLoader, load_mnist
 # The examples' shared helpers live beside them (examples/_training.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _training import (  # noqa: E402
+    SCHEDULES,
     add_common_args,
+    add_schedule_arg,
     check_args,
     count,
     export_onnx,
     make_optimizer,
+    make_scheduler,
     plot_curves,
     progress,
     report,
@@ -65,6 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--hidden", type=int, help=f"hidden units ({HIDDEN})")
     add_common_args(p, OPTIMIZER, DEFAULT_LR)
+    add_schedule_arg(p)
     p.add_argument(
         "--book",
         action="store_true",
@@ -76,7 +81,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     check_args(
         p,
         args,
-        fixed=("epochs", "batch_size", "lr", "hidden", "optimizer"),
+        fixed=("epochs", "batch_size", "lr", "hidden", "optimizer", "schedule"),
         positive=("epochs", "batch_size", "hidden"),
     )
     return args
@@ -93,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = args.optimizer or OPTIMIZER
         lr = args.lr if args.lr is not None else DEFAULT_LR[name]
         epochs = args.epochs or EPOCHS
+    schedule = args.schedule or "none"
 
     os.makedirs(args.out, exist_ok=True)  # before training: a bad --out fails at once
     (x_train, t_train), (x_test, t_test) = load_mnist(
@@ -105,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     np.random.seed(args.seed)  # noqa: NPY002 - TwoLayerNet draws from np.random, as in the book
     net = nn.TwoLayerNet(784, hidden, 10, weight_init_std=0.01, dtype=dtype)
     print(
-        f"TwoLayerNet 784-{hidden}-10 {dtype}, {'book SGD' if args.book else name} lr {lr}, "
+        f"TwoLayerNet 784-{hidden}-10 {dtype}, {'book SGD' if args.book else name} lr {lr}"
+        f"{'' if schedule == 'none' else f' ({schedule} schedule)'}, "
         f"batch {batch_size}, {'10000 steps' if args.book else count(epochs, 'epoch')}, "
         f"seed {args.seed}",
         flush=True,
@@ -130,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         opt = make_optimizer(name, net.parameters(), lr)
         loader = DataLoader((x_train, t_train), batch_size, shuffle=True, seed=args.seed)
+        scheduler = make_scheduler(schedule, opt, epochs, len(loader))
+        per_batch = SCHEDULES[schedule]
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             losses = []
@@ -138,7 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                if scheduler is not None and per_batch:
+                    scheduler.step()
                 losses.append(float(loss.data))
+            if scheduler is not None and not per_batch:
+                scheduler.step()
             report(net, epoch, epochs, losses, history, (x_train, t_train), (x_test, t_test), t0)
     elapsed = time.perf_counter() - start
     print(f"trained in {elapsed:.1f}s ({elapsed / epochs:.2f}s per epoch)", flush=True)

@@ -256,15 +256,6 @@ def encode(
     return x, t
 
 
-def clip_grad_norm(params: list[mg.Parameter], max_norm: float) -> None:
-    """Scale the gradients down so that their joint L2 norm is at most max_norm."""
-    grads = [p.grad.data for p in params if p.grad is not None]
-    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
-    if norm > max_norm:
-        for g in grads:
-            g *= max_norm / (norm + 1e-6)
-
-
 def plot_attention(
     net: Seq2Seq, vocab: SeqVocab, pairs: list[Pair], reverse: bool, path: str
 ) -> None:
@@ -384,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loss = net.loss(x, t[:, :-1], t[:, 1:])
             opt.zero_grad()
             loss.backward()
-            clip_grad_norm(params, MAX_NORM)
+            nn.utils.clip_grad_norm_(params, MAX_NORM)
             opt.step()
             losses.append(float(loss.data))
         report(net, epoch, epochs, losses, history, train_eval, (x_test, t_test[:, 1:]), t0)

@@ -8,8 +8,9 @@
 array([2., 4., 6.], dtype=float32)
 """
 
-from minigrad import data, functions, nn, optim
+from minigrad import _malloc, data, functions, nn, optim
 from minigrad import functions as F
+from minigrad._random import manual_seed
 from minigrad.core import (
     AnomalyError,
     Function,
@@ -20,6 +21,7 @@ from minigrad.core import (
     enable_grad,
     get_default_dtype,
     grad,
+    increment_version,
     is_grad_enabled,
     no_grad,
     set_default_dtype,
@@ -27,6 +29,10 @@ from minigrad.core import (
 from minigrad.gradcheck import gradcheck, gradgradcheck, numerical_grad
 
 __version__ = "0.1.0"
+
+# Freed arrays stay mapped for the next step (glibc only; MINIGRAD_KEEP_FREED_MEMORY=0 opts
+# out): a transformer block's forward + backward 38 -> 21 ms CPU time (minigrad/_malloc.py).
+_malloc.apply_default()
 
 __all__ = [
     "Variable",
@@ -39,8 +45,10 @@ __all__ = [
     "grad",
     "detect_anomaly",
     "AnomalyError",
+    "increment_version",
     "set_default_dtype",
     "get_default_dtype",
+    "manual_seed",
     "gradcheck",
     "gradgradcheck",
     "numerical_grad",

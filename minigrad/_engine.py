@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._modes import _local
-from minigrad._record import _check_finite, _constant
+from minigrad._record import _check_finite, _constant, check_versions
 from minigrad.core import RELEASED, Function, Variable, _to_array
 
 __all__ = ["grad", "run_backward"]
@@ -102,10 +102,7 @@ def run_backward(
     """
     for out in outputs:
         if not out.requires_grad:
-            raise RuntimeError(
-                "backward: the output does not require grad (no input requires grad, or it "
-                "was computed under no_grad)"
-            )
+            raise _no_grad_error(out)
     mode = _local.mode
     p = _Pass(
         create_graph,
@@ -140,6 +137,11 @@ def run_backward(
             entry = acc.pop(y, None)
             if entry is None:
                 continue
+            vs = f._versions
+            if vs is not None and (type(vs) is not int or f.inputs[0]._version != vs):
+                # A leaf this op saved may have changed since forward (check_versions says);
+                # a bare int is input 0's version, compared here without a call.
+                check_versions(f, vs)
             gy = entry[0]
             if y._meta is not None:
                 gy = _output_grad(y, gy, p)
@@ -201,6 +203,8 @@ def _backward_one(f: Function, acc: dict[Variable, tuple[Any, bool]], p: _Pass) 
         gys.append(g)
     if all(g is None for g in gys):
         return
+    if f._versions is not None:
+        check_versions(f, f._versions)
     gxs = _call_backward(f, gys, p.create_graph)
     if p.anomaly:
         _check_finite(f, gxs, "backward")
@@ -255,9 +259,25 @@ def _check_grads(f: Function, gxs: tuple[Any, ...]) -> tuple[Any, ...]:
             if need and gx is not None and np.shape(gx) != x.shape:
                 raise RuntimeError(
                     f"{f.name}.backward returned a gradient of shape {np.shape(gx)} for input "
-                    f"{i} of shape {x.shape}"
+                    f"{i} of shape {x.shape}{_broadcast_hint(x.shape, np.shape(gx))}"
                 )
     return gxs
+
+
+def _broadcast_hint(shape: tuple[int, ...], gshape: tuple[int, ...]) -> str:
+    """What to do when a backward returned the gradient of a broadcast input unreduced."""
+    try:
+        broadcast = np.broadcast_shapes(shape, gshape) == gshape
+    except ValueError:
+        broadcast = False
+    if not broadcast:
+        return ""
+    return (
+        f": the input was broadcast to {gshape} in forward, so its gradient must be summed "
+        f"back to its shape: return F.sum_to(gx, {shape}) (from minigrad import functions as "
+        "F; in a backward that also runs on arrays, backward_on_arrays = True, the helper "
+        "minigrad.functions._both.sum_to does the same for both kinds)"
+    )
 
 
 def _released_error(f: Function) -> RuntimeError:
@@ -352,6 +372,23 @@ def _apply_hooks(v: Variable, g: Any, create_graph: bool) -> Any:
 # --------------------------------------------------------------------------- seeds, grad()
 
 
+def _no_grad_error(out: Variable) -> RuntimeError:
+    """backward on an output that does not require grad: why, and what to do."""
+    if out.dtype.kind not in "fc":
+        return RuntimeError(
+            f"backward: the output has dtype {out.dtype}, so it does not require grad: it was "
+            "computed from integer (or boolean) data, and such data does not require grad by "
+            "default. Make the inputs floating: Variable(np.array([1.0, 2.0])), or "
+            "Variable(a.astype(np.float32)) for an integer array a"
+        )
+    return RuntimeError(
+        "backward: the output does not require grad: no input requires grad, or it was "
+        "computed under no_grad. Integer (and boolean) Variables do not require grad by "
+        "default: to differentiate with respect to one, make it floating "
+        "(Variable(a.astype(np.float32)) for an integer array a)"
+    )
+
+
 def _seed(out: Variable, grad: Any, create_graph: bool) -> Any:
     """The gradient the pass starts from: `grad` checked against `out`, or a one for a
     one-element output."""
@@ -405,7 +442,13 @@ def grad(
         if not isinstance(x, Variable):
             raise TypeError(f"grad: inputs[{i}] is a {type(x).__name__}, not a Variable")
         if not x.requires_grad:
-            raise RuntimeError(f"grad: inputs[{i}] does not require grad")
+            hint = ""
+            if x.dtype.kind not in "fc":
+                hint = (
+                    f": it has dtype {x.dtype}, and integer data does not require grad by "
+                    "default; make it floating (Variable(a.astype(np.float32)))"
+                )
+            raise RuntimeError(f"grad: inputs[{i}] does not require grad{hint}")
     if grad_outputs is None:
         gos: list[Any] = [None] * len(outs)
     elif isinstance(grad_outputs, Variable | np.ndarray) and len(outs) == 1:

@@ -8,13 +8,14 @@ import sys
 import traceback
 import warnings
 import weakref
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from minigrad._modes import _local, _Mode
-from minigrad.core import Function, Variable, _to_array
+from minigrad.core import Function, Variable, _describe, _to_array
 
 __all__ = ["AnomalyError"]
 
@@ -31,6 +32,10 @@ _ref = weakref.ref
 _NEEDS1 = (True,)
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
 _FIRST = _NEEDS2[1][0]
+# The same for a second input that is a Variable: equal tuples, but (True, False) is not
+# _FIRST, so that _record's loop sees that Variable.
+# (Built, not written out: the compiler would merge equal constant tuples into one object.)
+_NEEDS2_VAR = (_NEEDS2[0], (tuple([True, False]), _NEEDS2[1][1]))
 
 
 def _as_const(x: Any, op: str) -> Any:
@@ -73,15 +78,15 @@ def _apply2(f: Function, x0: Any, x1: Any) -> Any:
     else:
         d0, r0 = (x0 if type(x0) is np.ndarray else _as_const(x0, f.name)), False
     if isinstance(x1, Variable):
-        d1, r1 = x1.data, x1.requires_grad
-        if r0 and not r1 and mode.grad_enabled:
-            # _record's fast case does not look at a second input that needs no grad.
-            _check_can_hold_grad(f, 1, x1)
+        # _record's fast case does not look at a second input: a Variable there goes through
+        # its loop (its version noted, its dtype checked), by a needs tuple of its own.
+        d1, r1, table = x1.data, x1.requires_grad, _NEEDS2_VAR
     else:
         d1, r1 = (x1 if type(x1) is np.ndarray else _as_const(x1, f.name)), False
+        table = _NEEDS2
     y = f.forward(d0, d1)
     if (r0 or r1) and mode.grad_enabled:
-        return _record(f, (x0, x1), (d0, d1), _NEEDS2[r0][r1], y, mode)
+        return _record(f, (x0, x1), (d0, d1), table[r0][r1], y, mode)
     return _constant(y) if type(y) is np.ndarray else _constants(y)
 
 
@@ -103,7 +108,10 @@ def _apply(f: Function, inputs: tuple[Any, ...]) -> Any:
     if mode.anomaly:
         _check_finite(f, y if type(y) is tuple else (y,), "forward")
     if True in needs:
-        return _record(f, inputs, tuple(xs), tuple(needs), y, mode)
+        out = _record(f, inputs, tuple(xs), tuple(needs), y, mode)
+        if mode.anomaly:
+            f._versions = _Checksums(f)
+        return out
     return _constant(np.asarray(y)) if type(y) is not tuple else _constants(y)
 
 
@@ -130,6 +138,7 @@ def _record(
         v.grad = v.name = v._meta = None
         v.creator = f
         v.requires_grad = True
+        v._version = 0
         f._saved_outputs = None
         f._out = _ref(v)
         out: Any = v
@@ -137,13 +146,22 @@ def _record(
         out = _record_outputs(f, y)
     if needs is _NEEDS1 or needs is _FIRST:
         # Step 1's common case, one input needing grad, linked without the loop below (the
-        # chain costs 3.7% more without it).
-        c = inputs[0].creator
-        f._parents = c
-        f.generation = 0 if c is None else c.generation + 1
+        # chain costs 3.7% more without it); the other input, if any, is no Variable.
+        x = inputs[0]
+        c = x.creator
+        if c is None:
+            # A leaf: note its version, as a bare int (no tuple per op) for input 0 alone.
+            f._parents = None
+            f.generation = 0
+            f._versions = x._version
+        else:
+            f._parents = c
+            f.generation = c.generation + 1
+            f._versions = None
         return out
     parents = None
     gen = 0
+    versions = None
     i = -1
     for need in needs:  # indexing, not zip(inputs, needs): the wide graph costs 3.9% more
         i += 1
@@ -159,10 +177,21 @@ def _record(
                     parents = (parents, c)
                 if c.generation >= gen:
                     gen = c.generation + 1
-        elif type(inputs[i]) is Variable:
-            _check_can_hold_grad(f, i, inputs[i])
+                continue
+        elif not isinstance(inputs[i], Variable):
+            continue
+        else:
+            x = inputs[i]
+            if x.creator is not None:
+                continue
+            _check_can_hold_grad(f, i, x)
+        # A leaf Variable (the only kind minigrad changes in place): note its version.
+        if versions is None:
+            versions = [None] * len(needs)
+        versions[i] = inputs[i]._version
     f._parents = parents
     f.generation = gen
+    f._versions = None if versions is None else tuple(versions)
     return out
 
 
@@ -209,6 +238,7 @@ def _variable(data: np.ndarray, creator: Function | None) -> Variable:
     v.grad = v.name = v._meta = None
     v.creator = creator
     v.requires_grad = creator is not None
+    v._version = 0
     return v
 
 
@@ -261,3 +291,87 @@ def _check_finite(f: Function, arrays: Iterable[Any], phase: str) -> None:
                 f"detect_anomaly: {f.name} produced {kind} in its {phase} ({what} {i}, "
                 f"shape {a.shape}){_where(f)}"
             )
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def check_versions(f: Function, versions: Any) -> None:
+    """Before f's backward: raise if a leaf f saved was changed in place since f's forward
+    (its version moved on), or, for an op recorded under anomaly mode, if the array of any
+    Variable it saved no longer has its forward checksum (a write straight into `.data`).
+    `versions` is f's `_versions` (not None)."""
+    inputs = f.inputs
+    if type(versions) is int:
+        x = inputs[0]
+        if x._version != versions:
+            raise _modified_error(f, x, "input 0", versions)
+        return
+    for i, was in enumerate(versions):
+        if was is not None and inputs[i]._version != was:
+            raise _modified_error(f, inputs[i], f"input {i}", was)
+    if type(versions) is _Checksums:
+        versions.verify(f)
+
+
+def _modified_error(f: Function, x: Variable, role: str, was: int, data_only: bool = False) -> Any:
+    """The RuntimeError for a saved Variable changed since forward (as PyTorch's "modified by
+    an inplace operation"): the op, the Variable, both versions and what to do."""
+    if data_only:
+        how = (
+            f"its data differs from what the forward saw, at the same version {was} (a write "
+            "straight into .data, which versions do not count; caught by detect_anomaly)"
+        )
+    else:
+        how = f"it is at version {x._version}, the forward saw version {was}"
+    where = _where(f) if getattr(f, "stack", None) else ""
+    return RuntimeError(
+        f"backward: {_describe(x)}, {role} of op {f.name}, was modified by an in-place "
+        f"operation after the forward pass: {how}. {f.name}'s backward needs the value the "
+        "forward saw (it would mix old and new values into a wrong gradient). Call backward "
+        "before the update (e.g. before optimizer.step()), or compute the forward again after "
+        "it" + (where or ".")
+    )
+
+
+def _crc(a: Any) -> int:
+    return zlib.crc32(np.ascontiguousarray(a).data)
+
+
+class _Checksums(tuple):
+    """What an op recorded under `detect_anomaly` keeps as `_versions`: the versions as usual
+    (a tuple by input position), plus a CRC-32 of the array of every Variable it saved, its
+    inputs' and its outputs', taken at forward and compared before its backward, so that
+    writes straight into `.data` are caught too."""
+
+    inputs: list[tuple[int, int]]
+    outputs: list[tuple[int, int]]
+
+    def __new__(cls, f: Function) -> _Checksums:
+        v = f._versions
+        n = len(f.inputs)
+        self = super().__new__(
+            cls, (None,) * n if v is None else (v,) + (None,) * (n - 1) if type(v) is int else v
+        )
+        xs = f.saved_inputs
+        self.inputs = [(i, _crc(xs[i])) for i, x in enumerate(f.inputs) if isinstance(x, Variable)]
+        self.outputs = [(j, _crc(a)) for j, a in enumerate(f.saved_outputs)]
+        return self
+
+    def verify(self, f: Function) -> None:
+        """Raise if the array of a Variable f saved changed since forward."""
+        xs = f.saved_inputs
+        for i, crc in self.inputs:
+            x = f.inputs[i]
+            # What backward reads: the saved array, or (on Variables) the input's .data.
+            if _crc(xs[i]) != crc or (x.data is not xs[i] and _crc(x.data) != crc):
+                raise _modified_error(f, x, f"input {i}", x._version, data_only=True)
+        saved = f.saved_outputs
+        for j, crc in self.outputs:
+            y = f.outputs[j]()
+            a = saved[j] if j < len(saved) else None
+            if a is not None and _crc(a) != crc:
+                y = _constant(a) if y is None else y
+            elif y is None or y.data is a or _crc(y.data) == crc:
+                continue
+            raise _modified_error(f, y, f"output {j}", y._version, data_only=True)

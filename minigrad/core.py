@@ -56,6 +56,7 @@ __all__ = [
     "as_variable",
     "ModuleCall",
     "AnomalyError",
+    "increment_version",
 ]
 
 
@@ -88,9 +89,23 @@ class Variable:
     `requires_grad` defaults to True for floating data and False otherwise. Variables hash and
     compare by identity. A one-element Variable acts as a number where Python asks for one
     (`float(loss)`, `f"{loss:.3f}"`, `round(loss, 2)`).
+
+    `version` counts the in-place changes made to `data` through minigrad (an optimizer's
+    step, `load_state_dict`, the book's `params[k] -= ...`); a backward that would read a
+    value changed since its forward raises instead of computing a wrong gradient. Writes
+    straight into `data` are not counted (see "Versions" in the docs).
     """
 
-    __slots__ = ("data", "grad", "name", "creator", "requires_grad", "_meta", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "name",
+        "creator",
+        "requires_grad",
+        "_meta",
+        "_version",
+        "__weakref__",
+    )
     # An ndarray on the left of an operator must hand over to the Variable's reflected method.
     __array_ufunc__ = None
 
@@ -107,7 +122,8 @@ class Variable:
             requires_grad = floating
         elif requires_grad and not floating:
             raise TypeError(
-                f"Variable: only floating data can require grad, got dtype {data.dtype}"
+                f"Variable: only floating data can require grad, got dtype {data.dtype}; make "
+                "it floating first (Variable(a.astype(np.float32), requires_grad=True))"
             )
         self.data: np.ndarray = data
         self.grad: Variable | None = None
@@ -116,6 +132,7 @@ class Variable:
         self.requires_grad: bool = bool(requires_grad)
         # Hooks and retain_grad, rare enough to live in one optional object.
         self._meta: _VarMeta | None = None
+        self._version = 0
 
     # -- array-like properties
     @property
@@ -137,6 +154,13 @@ class Variable:
     def dtype(self) -> np.dtype:
         """The dtype of `data`."""
         return self.data.dtype
+
+    @property
+    def version(self) -> int:
+        """How many times `data` was changed in place through minigrad (read-only; PyTorch's
+        `_version`). Ops note the versions of the leaves they save, and a backward that would
+        read a changed one raises. Writes straight into `data` do not count."""
+        return self._version
 
     @property
     def is_leaf(self) -> bool:
@@ -219,8 +243,8 @@ class Variable:
 
     def unchain_backward(self) -> None:
         """Cut the graph behind this Variable (DeZero's name, for truncated backprop through
-        time): every Variable it was computed from forgets its creator, and every op on the
-        way forgets its parents, so the history behind a hidden state can be freed and a
+        time): every Variable it was computed from (and every other output of the ops that
+        made them) forgets its creator, and every op on the way forgets its parents, so the history behind a hidden state can be freed and a
         later backward stops there. This Variable keeps its own creator.
 
         Walks the graph with a stack, not recursion, so a history of any length is cut.
@@ -232,6 +256,13 @@ class Variable:
         stack = [f0]
         while stack:
             f = stack.pop()
+            if f is not f0:
+                # Every output of an op behind this one, also one that nothing here used (an
+                # LSTM step's cell state, read only by the next step), loses its creator.
+                for ref in f.outputs:
+                    y = ref()
+                    if y is not None:
+                        y.creator = None
             for x in f.inputs:
                 if type(x) is not Variable and not isinstance(x, Variable):
                     continue
@@ -363,6 +394,35 @@ class Parameter(Variable):
         super().__init__(data, name=name, requires_grad=True)
 
 
+def increment_version(*variables: Variable) -> None:
+    """Record that the `data` of each leaf Variable was changed in place (PyTorch's
+    `torch.autograd.graph.increment_version`).
+
+    minigrad's own in-place updates call it (optimizers, `load_state_dict`, the book's
+    `params`); call it after an update of your own (`p.data -= lr * p.grad.data` in a
+    hand-written optimizer) so that a backward through a graph recorded before the update
+    raises instead of mixing old and new values. Only leaves (Variables made by the user, not
+    by an op) are changed in place: an op's output is refused.
+    """
+    for v in variables:
+        if not isinstance(v, Variable):
+            raise TypeError(f"increment_version: expected a Variable, got {type(v).__name__}")
+        if v.creator is not None:
+            raise RuntimeError(
+                f"increment_version: {_describe(v)} is the output of op {v.creator.name}, not a "
+                "leaf: minigrad changes only leaves (parameters, inputs) in place; compute a "
+                "new Variable instead"
+            )
+        v._version += 1
+
+
+def _describe(v: Variable) -> str:
+    """`Variable 'W1' of shape (2, 3)`, or `a Variable of shape (2, 3)` when unnamed."""
+    if v.name:
+        return f"Variable {v.name!r} of shape {v.shape}"
+    return f"a Variable of shape {v.shape}"
+
+
 def as_variable(x: Any) -> Variable:
     """Return `x` if it is a Variable, else wrap it as a constant (no grad)."""
     if isinstance(x, Variable):
@@ -412,6 +472,9 @@ class Function:
       (about half the cost of Variables). Written with operators, the methods ndarrays and
       Variables share (`.sum`, `.reshape`, `.T`) and the functions of `minigrad.functions`
       (which take both), one backward is right for both kinds.
+    - The engine notes the versions of the leaf Variables an op saved; its backward never
+      runs on a value changed in place since (an optimizer's step, `load_state_dict`): it
+      raises instead, naming the op and the Variable. Nothing to do in the op for that.
     - After backward, unless `retain_graph=True`, the op is released: `saved_inputs`,
       `saved_outputs` and every attribute forward stored are dropped, and a second backward
       says to pass `retain_graph=True`. What stays, so the graph can still be drawn: `inputs`,
@@ -430,6 +493,7 @@ class Function:
         "stack",
         "saved_inputs",
         "_saved_outputs",
+        "_versions",
         "__dict__",
         "__weakref__",
     )
@@ -451,6 +515,12 @@ class Function:
     saved_inputs: tuple[Any, ...]
     #: The saved outputs' arrays, or None for a one-output op (then read from its output).
     _saved_outputs: tuple[Any, ...] | None
+    #: The versions of the leaf inputs at forward, by position (None for the other inputs),
+    #: or None when no input is a leaf Variable: the only Variables minigrad changes in place
+    #: (an op's output is never changed, so its version stays 0 and costs no check). Under
+    #: anomaly mode an `_Checksums` (_record.py), which also holds a checksum of every saved
+    #: Variable's array.
+    _versions: tuple[int | None, ...] | None
 
     #: May backward be given ndarrays instead of Variables when no graph is recorded? Only for
     #: a backward written with operations both kinds support (all built-in ops).

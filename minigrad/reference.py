@@ -9,8 +9,9 @@ works" walks through this file. It runs the same `Function`s on the same `Variab
     backward(y.sum() ...)         # instead of .backward()
 
 It leaves out what the real engine adds: grad modes, hooks, `retain_graph`/`create_graph`,
-`grad()`, anomaly checks, the check that a graph is not run through twice, and the dtype
-and memory rules of `.grad`.
+`grad()`, anomaly checks, the checks that a graph is not run through twice and that no
+saved leaf was changed in place since (it notes the versions, for the real engine), and the
+dtype and memory rules of `.grad`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def apply(f: Function, *inputs: Any) -> Any:
         f.inputs, f.needs_input_grad = inputs, needs
         f.saved_inputs, f.saved_outputs = xs, (y.data,)
         f._out = weakref.ref(y)  # weak: dropping the output frees the graph
+        # The versions of the leaves, which the real engine's backward checks (not this one's).
+        f._versions = tuple(
+            x._version if isinstance(x, Variable) and x.is_leaf else None for x in inputs
+        )
         parents = {x.creator for x, need in zip(inputs, needs) if need and x.creator}
         f._parents = tuple(parents)
         f.generation = 1 + max((p.generation for p in parents), default=-1)

@@ -235,6 +235,36 @@ def test_backward_on_output_without_grad_raises():
         y.sum().backward()
 
 
+def test_backward_on_an_integer_result_says_integers_need_no_grad_and_how_to_make_floats():
+    x = Variable(np.array([1, 2, 3]))
+    assert not x.requires_grad
+    y = (x * x).sum()
+    with pytest.raises(RuntimeError) as e:
+        y.backward()
+    msg = str(e.value)
+    assert "dtype int64" in msg
+    assert "integer (or boolean) data" in msg and "does not require grad by default" in msg
+    assert "astype(np.float32)" in msg
+    # The fix: float data requires grad.
+    xf = Variable(x.data.astype(np.float32))
+    (xf * xf).sum().backward()
+    np.testing.assert_array_equal(xf.grad.data, [2.0, 4.0, 6.0])
+
+
+def test_backward_on_a_float_result_of_integers_mentions_integer_inputs():
+    y = Variable(np.array([1, 2])) / 2
+    assert y.dtype.kind == "f"
+    with pytest.raises(
+        RuntimeError, match=r"no input requires grad.*Integer.*astype\(np.float32\)"
+    ):
+        y.sum().backward()
+
+
+def test_an_integer_variable_cannot_be_asked_to_require_grad_and_the_error_says_why():
+    with pytest.raises(TypeError, match=r"dtype int64; make it floating first.*astype"):
+        Variable(np.array([1, 2]), requires_grad=True)
+
+
 def test_backward_of_a_leaf_gives_the_seed():
     x = _var(4.0)
     x.backward()

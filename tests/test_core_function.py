@@ -69,6 +69,45 @@ def test_custom_backward_with_wrong_shape_names_op_and_shapes():
         y.backward()
 
 
+def test_custom_backward_with_wrong_shape_gives_no_broadcast_hint_when_none_applies():
+    x = Variable(np.ones((2, 3)))
+    with pytest.raises(RuntimeError) as e:
+        _Wrong()(x).sum().backward()
+    assert "sum_to" not in str(e.value)
+
+
+class _AddUnreduced(Function):
+    """x + b with b broadcast, whose backward forgets to reduce b's gradient."""
+
+    def forward(self, x, b):
+        return x + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+def test_unreduced_gradient_of_a_broadcast_input_suggests_sum_to():
+    x = Variable(np.ones((4, 3)))
+    b = Variable(np.zeros(3), name="b")
+    with pytest.raises(RuntimeError) as e:
+        _AddUnreduced()(x, b).sum().backward()
+    msg = str(e.value)
+    assert (
+        "_add_unreduced.backward returned a gradient of shape (4, 3) for input 1 of shape (3,)"
+        in msg
+    )
+    assert "broadcast to (4, 3)" in msg
+    assert "F.sum_to(gx, (3,))" in msg and "_both.sum_to" in msg
+
+    class _AddReduced(_AddUnreduced):
+        def backward(self, gy):
+            return gy, F.sum_to(gy, (3,))
+
+    # The fix the message gives works.
+    _AddReduced()(x, b).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [4.0, 4.0, 4.0])
+
+
 class _TooMany(Function):
     def forward(self, x):
         return x.copy()

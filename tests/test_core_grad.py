@@ -72,8 +72,13 @@ def test_grad_rejects_bad_inputs():
     with pytest.raises(TypeError, match=r"inputs\[0\].*ndarray"):
         mg.grad(y, [np.array([2.0])])
     c = Variable(np.array([1.0]), requires_grad=False)
-    with pytest.raises(RuntimeError, match=r"inputs\[0\] does not require grad"):
+    with pytest.raises(RuntimeError, match=r"inputs\[0\] does not require grad$"):
         mg.grad(y, [c])
+    n = Variable(np.array([1, 2]))
+    with pytest.raises(
+        RuntimeError, match=r"inputs\[1\] does not require grad: it has dtype int64.*astype"
+    ):
+        mg.grad(y, [x, n])
 
 
 # --------------------------------------------------------------------------- higher order

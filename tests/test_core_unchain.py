@@ -61,7 +61,8 @@ def test_unchain_backward_through_shared_and_multi_output_ops():
 
 def _live(kind: type) -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, kind))
+    # type(), not isinstance: some objects (torch's) warn when their __class__ is read.
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), kind))
 
 
 def _stateful_loop(steps: int, cut: str | None, checkpoints: tuple[int, ...]):
@@ -101,7 +102,7 @@ def test_memory_stays_flat_over_1000_truncated_steps():
             assert m1 < m0 + 64 * 1024, (cut, seen)  # not 900 steps' graphs (~2 MB)
         # The control: never cut, the history grows with every step.
         seen = _stateful_loop(300, None, (100, 300))
-        assert seen[300][1] > seen[100][1] + 1000
+        assert seen[300][1] > seen[100][1] + 500  # 200 steps of a few ops each
     finally:
         tracemalloc.stop()
 
@@ -150,3 +151,17 @@ def test_dezero_step_59_training_loop_learns_a_sine_wave():
         epoch_losses.append(total / count)
     assert model.h.creator is None  # the state's history was cut
     assert epoch_losses[-1] < 0.1 * epoch_losses[0], epoch_losses
+
+
+def test_unchain_backward_cuts_the_unused_outputs_of_ops_behind():
+    # An LSTM step's cell state c' is an output nothing in the loss reads: after the cut, the
+    # next segment's backward must not reach the released step through it.
+    a = Variable(np.random.default_rng(0).standard_normal((2, 8)))
+    h, c = mg.F.lstm_cell(a * 1.0)
+    loss = (h * h).sum()
+    loss.backward()
+    loss.unchain_backward()
+    assert h.creator is None and c.creator is None
+    h2, _ = mg.F.lstm_cell(a * 1.0, c=c)
+    h2.sum().backward()  # stops at c, a leaf now
+    assert c.grad is not None

@@ -9,6 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from minigrad._random import loader_seed
+
 __all__ = ["DataLoader", "IndexableDataset"]
 
 Batch = tuple[NDArray[Any], NDArray[Any]]
@@ -46,7 +48,9 @@ class DataLoader:
     yields every sample exactly once (batches are copies, in shuffled order if ``shuffle``);
     the last batch is smaller unless ``drop_last``. The shuffling comes from
     ``np.random.default_rng(seed)``, created once, so epochs differ from each other and the
-    whole sequence repeats for the same ``seed``. ``len(loader)`` is the number of batches.
+    whole sequence repeats for the same ``seed``. Without a ``seed``, the loader's stream comes
+    from ``minigrad.manual_seed`` if it was called (else from fresh system entropy).
+    ``len(loader)`` is the number of batches.
     """
 
     def __init__(
@@ -70,7 +74,9 @@ class DataLoader:
         self.batch_size: int = int(batch_size)
         self.shuffle: bool = bool(shuffle)
         self.drop_last: bool = bool(drop_last)
-        self.rng: np.random.Generator = np.random.default_rng(seed)
+        self.rng: np.random.Generator = np.random.default_rng(
+            loader_seed() if seed is None else seed
+        )
 
     def __len__(self) -> int:
         """The number of batches in one epoch."""

@@ -12,22 +12,26 @@ and method forms (`x.sum()`, `x.reshape(2, 3)`, `x.T`, ...).
 from minigrad.functions import (
     activations,
     arithmetic,
+    attention,
     conv,
     elementwise,
     linalg,
     losses,
     normalization,
+    recurrent,
     reductions,
     shape,
 )
 from minigrad.functions._methods import attach as _attach
 from minigrad.functions.activations import *  # noqa: F403
 from minigrad.functions.arithmetic import *  # noqa: F403
+from minigrad.functions.attention import *  # noqa: F403
 from minigrad.functions.conv import *  # noqa: F403
 from minigrad.functions.elementwise import *  # noqa: F403
 from minigrad.functions.linalg import *  # noqa: F403
 from minigrad.functions.losses import *  # noqa: F403
 from minigrad.functions.normalization import *  # noqa: F403
+from minigrad.functions.recurrent import *  # noqa: F403
 from minigrad.functions.reductions import *  # noqa: F403
 from minigrad.functions.shape import *  # noqa: F403
 
@@ -41,6 +45,8 @@ FAMILIES = (
     losses,
     conv,
     normalization,
+    recurrent,
+    attention,
 )
 
 __all__ = [name for family in FAMILIES for name in family.__all__]

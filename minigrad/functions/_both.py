@@ -79,8 +79,27 @@ def scatter_add(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
 
         return _apply1(ScatterAdd(index, shape), g)
     gx = np.zeros(shape, dtype=g.dtype)
-    np.add.at(gx, index, g)
+    if _basic_index(index):
+        # A basic index (ints, slices) picks each element once: a plain assignment, 9-60x
+        # faster than np.add.at (q's gradient into the fused (3, 32, 4, 64, 16) float32
+        # projection: 0.08-0.5 ms against 4.4-4.9 ms, busy machine).
+        gx[index] = g
+    else:
+        np.add.at(gx, index, g)
     return gx
+
+
+def _basic_index(index: Any) -> bool:
+    """Whether `index` is NumPy basic indexing (ints, slices, None, Ellipsis): no element
+    picked twice."""
+    parts = index if type(index) is tuple else (index,)
+    return all(
+        p is None
+        or p is Ellipsis
+        or type(p) is slice
+        or (isinstance(p, int | np.integer) and type(p) is not bool)
+        for p in parts
+    )
 
 
 def rows_add(g: Any, ids: np.ndarray, shape: tuple[int, ...]) -> Any:

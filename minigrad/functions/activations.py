@@ -1,12 +1,15 @@
-"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax (dropout is in normalization.py).
+"""Activations: sigmoid, relu, leaky_relu, gelu, silu, softmax, log_softmax (dropout is in
+normalization.py).
 
 Numerics: sigmoid never overflows (exp of a non-positive number only); relu's gradient at 0
 is 0 (as PyTorch); softmax subtracts the max; log_softmax goes through logsumexp, never
-log(softmax + eps).
+log(softmax + eps); gelu's normal cdf comes from `_special.py` (NumPy has no erf), accurate
+to about 2e-15 in float64.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,7 @@ import numpy as np
 from minigrad.core import Function, Variable, _apply1
 from minigrad.functions import _both as both
 from minigrad.functions._bases import AlongAxis
+from minigrad.functions._special import erf_array, normal_cdf_array
 from minigrad.functions._util import (
     check_float,
     log_softmax_array,
@@ -23,7 +27,7 @@ from minigrad.functions._util import (
     softmax_array,
 )
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "erf", "gelu", "silu", "softmax", "log_softmax"]
 
 
 class Sigmoid(Function):
@@ -94,6 +98,149 @@ def leaky_relu(x: Variable | Any, slope: float = 0.01) -> Variable:
     """x for x > 0, slope * x otherwise.  Same shape."""
     check_float(x, "leaky_relu")
     return _apply1(LeakyReLU(float(slope)), x)
+
+
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_K = math.sqrt(2 / math.pi)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_TANH_C = 0.044715
+
+
+class Erf(Function):
+    """y = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t**2) dt.  Same shape;
+    dy/dx = 2/sqrt(pi) * exp(-x**2)."""
+
+    rule = "gx = gy * 2/sqrt(pi) * exp(-x**2)"
+    backward_on_arrays = True
+    saves_attrs = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return erf_array(x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy * (both.exp(x * x * -1) * _TWO_OVER_SQRT_PI)
+
+
+def erf(x: Variable | Any) -> Variable:
+    """The error function elementwise (gelu's building block, and ONNX's Erf); accurate to
+    about 2e-15 in float64 (NumPy has none).  Same shape."""
+    check_float(x, "erf")
+    return _apply1(Erf(), x)
+
+
+class GELU(Function):
+    """y = x * Phi(x), Phi the standard normal cdf (1 + erf(x / sqrt(2))) / 2.  Same shape;
+    dy/dx = Phi(x) + x * phi(x), phi(x) = exp(-x**2 / 2) / sqrt(2 pi)."""
+
+    rule = "gx = gy * (Phi(x) + x * phi(x))"
+    backward_on_arrays = True
+    name = "gelu"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.cdf = normal_cdf_array(x)
+        return x * self.cdf
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        if isinstance(x, Variable):
+            # Recorded: the slope as an op of its own, so that higher orders see it.
+            return gy * _apply1(GELUSlope(), x)
+        return gy * _gelu_slope(x, self.cdf)
+
+
+def _gelu_slope(x: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Phi(x) + x * phi(x) on arrays, Phi(x) given."""
+    dt = x.dtype.type
+    pdf = np.exp(np.square(x) * dt(-0.5))
+    pdf *= x
+    pdf *= dt(_INV_SQRT_2PI)
+    pdf += cdf
+    return pdf
+
+
+class GELUSlope(Function):
+    """y = Phi(x) + x * phi(x), gelu's derivative: the op its recorded backward runs.  Same
+    shape; dy/dx = phi(x) * (2 - x**2)."""
+
+    rule = "gx = gy * phi(x) * (2 - x**2)"
+    backward_on_arrays = True
+    saves_attrs = False
+    name = "gelu_slope"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return _gelu_slope(x, normal_cdf_array(x))
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        return gy * (both.exp(x * x * -0.5) * _INV_SQRT_2PI) * (2 - x * x)
+
+
+class GELUTanh(Function):
+    """y = x * (1 + tanh(u)) / 2 with u = sqrt(2/pi) * (x + 0.044715 x**3), GELU's tanh
+    approximation.  Same shape; dy/dx = (1 + th) / 2 + x * (1 - th**2) * du/dx / 2 with
+    th = tanh(u), du/dx = sqrt(2/pi) * (1 + 3 * 0.044715 x**2)."""
+
+    rule = "gx = gy * ((1 + th) / 2 + x * (1 - th**2) * du/dx / 2), th = tanh(u)"
+    backward_on_arrays = True
+    name = "gelu_tanh"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        dt = x.dtype.type
+        th = np.square(x, out=np.empty_like(x))  # an array even for 0-d x (tanh's out=)
+        th *= dt(_TANH_C)
+        th += 1
+        th *= x
+        th *= dt(_TANH_K)
+        np.tanh(th, out=th)
+        self.th = th
+        return (th + 1) * x * dt(0.5)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        x2 = x * x
+        if isinstance(x, Variable):
+            # tanh(u) = 2 sigmoid(2u) - 1, recorded, so that higher orders see it.
+            th = both.sigmoid(x * (1 + x2 * _TANH_C) * (2 * _TANH_K)) * 2 - 1
+        else:
+            th = self.th
+        dudx = (x2 * (3 * _TANH_C) + 1) * _TANH_K
+        return gy * ((th + 1) * 0.5 + x * (1 - th * th) * dudx * 0.5)
+
+
+def gelu(x: Variable | Any, approximate: str = "none") -> Variable:
+    """The Gaussian error linear unit x * Phi(x), Phi the standard normal cdf, elementwise.
+    Same shape. `approximate='tanh'` takes x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))) / 2
+    instead, as PyTorch's option of that name."""
+    check_float(x, "gelu")
+    if approximate == "none":
+        return _apply1(GELU(), x)
+    if approximate == "tanh":
+        return _apply1(GELUTanh(), x)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class SiLU(Function):
+    """y = x * sigmoid(x) (swish).  Same shape; dy/dx = s * (1 + x * (1 - s)), s = sigmoid(x)."""
+
+    rule = "gx = gy * s * (1 + x * (1 - s)), s = sigmoid(x)"
+    backward_on_arrays = True
+    name = "silu"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.s = sigmoid_array(x)
+        return x * self.s
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved_inputs
+        s = both.sigmoid(x) if isinstance(x, Variable) else self.s
+        return gy * s * (x * (1 - s) + 1)
+
+
+def silu(x: Variable | Any) -> Variable:
+    """x * sigmoid(x) elementwise (the swish activation), overflow-free.  Same shape."""
+    check_float(x, "silu")
+    return _apply1(SiLU(), x)
 
 
 class Softmax(AlongAxis):

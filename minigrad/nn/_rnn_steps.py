@@ -8,7 +8,8 @@ formulas and gate orders:
 
 - RNN:  h' = act(xw + h @ W_hh.T), act tanh or relu (xw holds b_ih + b_hh).
 - LSTM: i, f, g, o = chunks of xw + h @ W_hh.T (xw holds b_ih + b_hh);
-        c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c').
+        c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c'), the gates
+        and the state (and the matmul h @ W_hh.T) in one fused op, `F.lstm_cell`.
 - GRU:  r, z, n_x = chunks of xw (xw holds b_ih); r_h, z_h, n_h = chunks of h @ W_hh.T + b_hh;
         r = sigmoid(r_x + r_h), z = sigmoid(z_x + z_h), n = tanh(n_x + r * n_h);
         h' = (1 - z) * n + z * h, computed as n + z * (h - n).
@@ -31,13 +32,10 @@ def rnn_step(xw: Any, h: Any, W_hhT: Any, act: Callable[[Any], Variable]) -> Var
     return act(xw if h is None else xw + F.linear(h, W_hhT))
 
 
-def lstm_step(xw: Any, h: Any, c: Any, W_hhT: Any) -> tuple[Variable, Variable]:
-    """(h', c') from xw (N, 4H) and the state (h, c), each (N, H) or None (zeros)."""
-    gates = xw if h is None else xw + F.linear(h, W_hhT)
-    i, f, g, o = F.chunk(gates, 4, axis=1)
-    ig = F.sigmoid(i) * F.tanh(g)
-    c_new = ig if c is None else F.sigmoid(f) * c + ig
-    return F.sigmoid(o) * F.tanh(c_new), c_new
+def lstm_step(xw: Any, h: Any, c: Any, W_hh: Any) -> tuple[Variable, Variable]:
+    """(h', c') from xw (N, 4H) and the state (h, c), each (N, H) or None (zeros); W_hh
+    (4H, H) as the layer holds it. One fused op (minigrad/functions/recurrent.py says why)."""
+    return F.lstm_cell(xw, h, c, W_hh)
 
 
 def gru_step(xw: Any, h: Variable | Any, W_hhT: Any, b_hh: Any) -> Variable:

@@ -1,4 +1,5 @@
-"""Layers: Linear (and the book's Affine), activations, Dropout, Flatten, Sequential.
+"""Layers: Linear (and the book's Affine), activations (ReLU, Sigmoid, Tanh, GELU, SiLU),
+Dropout, Flatten, Sequential.
 
 Each layer composes ops of `minigrad.functions`; none writes a backward.
 """
@@ -22,6 +23,8 @@ __all__ = [
     "Relu",
     "Sigmoid",
     "Tanh",
+    "GELU",
+    "SiLU",
     "Dropout",
     "Flatten",
     "Sequential",
@@ -190,6 +193,30 @@ class Tanh(Module):
 
     def forward(self, x: Variable | np.ndarray) -> Variable:
         return F.tanh(x)
+
+
+class GELU(Module):
+    """y = x * Phi(x), Phi the standard normal cdf, elementwise; `approximate='tanh'` for the
+    tanh form (`F.gelu`)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Variable | np.ndarray) -> Variable:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """y = x * sigmoid(x) (swish), elementwise."""
+
+    def forward(self, x: Variable | np.ndarray) -> Variable:
+        return F.silu(x)
 
 
 class Dropout(Module):

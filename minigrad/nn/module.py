@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from minigrad._archive import read_archive, write_archive
-from minigrad.core import ModuleCall, Parameter, Variable, _local, enable_grad
+from minigrad.core import ModuleCall, Parameter, Variable, _local, enable_grad, increment_version
 
 __all__ = ["Module", "IncompatibleKeys"]
 
@@ -298,6 +298,7 @@ class Module:
             )
         for p, value in pairs:
             np.copyto(p.data, value)
+            increment_version(p)
         if pairs:
             self._params_changed("load_state_dict")
         return IncompatibleKeys(missing, unexpected)

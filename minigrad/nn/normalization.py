@@ -1,10 +1,10 @@
-"""Batch normalization layers: `BatchNorm1d`, `BatchNorm2d` (PyTorch's convention) and the
-book's `BatchNormalization(gamma, beta, momentum=0.9)`.
+"""Normalization layers: `BatchNorm1d`, `BatchNorm2d` (PyTorch's convention), the book's
+`BatchNormalization(gamma, beta, momentum=0.9)`, and `LayerNorm`.
 
 In training mode they normalize by the batch's statistics and update the running ones; in
 evaluation mode (`eval()`) they use the running ones. The running statistics are buffers
-(`register_buffer`): saved by `state_dict`/`save`, never trained. Each runs `F.batch_norm`;
-none writes a backward.
+(`register_buffer`): saved by `state_dict`/`save`, never trained. Each runs `F.batch_norm`
+(LayerNorm: `F.layer_norm`, the same in both modes); none writes a backward.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from minigrad.functions._util import shape_of
 from minigrad.nn.layers import _size
 from minigrad.nn.module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormalization"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormalization", "LayerNorm"]
 
 
 class _BatchNorm(Module):
@@ -158,3 +158,54 @@ class BatchNormalization(Module):
 
     def extra_repr(self) -> str:
         return f"{self.gamma.shape[0]}, momentum={self.momentum:g}"
+
+
+class LayerNorm(Module):
+    """Layer norm over the trailing `normalized_shape` axes: x (..., *normalized_shape) -> same
+    shape, each sample normalized by its own mean and biased variance (`F.layer_norm`).
+
+    Parameters `weight` (ones) and `bias` (zeros) of shape normalized_shape, PyTorch's names;
+    `elementwise_affine=False` has neither, `bias=False` no bias. `dtype` None means
+    `minigrad.get_default_dtype()`.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...] | list[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        ns = normalized_shape
+        if not isinstance(ns, tuple | list):
+            ns = (ns,)
+        self.normalized_shape = tuple(_size(n, "LayerNorm", "normalized_shape") for n in ns)
+        if not self.normalized_shape:
+            raise ValueError("LayerNorm: normalized_shape must name at least one dimension")
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be positive, got {eps}")
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.weight: Parameter | None = None
+        self.bias: Parameter | None = None
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
+
+    def forward(self, x: Variable | np.ndarray) -> Variable:
+        """x (..., *normalized_shape) -> same shape."""
+        shape = tuple(shape_of(x))
+        ns = self.normalized_shape
+        if shape[len(shape) - len(ns) :] != ns or len(shape) < len(ns):
+            raise ValueError(
+                f"LayerNorm({self.extra_repr()}): expected an input of shape (..., "
+                f"{', '.join(map(str, ns))}), got {shape}"
+            )
+        return F.layer_norm(x, ns, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps:g}, elementwise_affine={self.elementwise_affine}"

@@ -196,7 +196,7 @@ class LSTMCell(_CellBase):
                 raise TypeError(f"LSTMCell: hx must be a pair (h, c), got {type(hx).__name__}")
             h = self._state(hx[0], _shape(x)[0], batched, "h")
             c = self._state(hx[1], _shape(x)[0], batched, "c")
-        h, c = lstm_step(self._xw(x, True), h, c, self.weight_hh.T)
+        h, c = lstm_step(self._xw(x, True), h, c, self.weight_hh)
         return _unbatch(h, batched), _unbatch(c, batched)
 
 
@@ -502,11 +502,11 @@ class LSTM(_RNNBase):
     def _run_layer(
         self, xws: tuple[Variable, ...], layer: int, state: Any
     ) -> tuple[list[Any], Any]:
-        W_hhT = self._weights(layer)[1].T
+        W_hh = self._weights(layer)[1]
         h, c = state
         hs = []
         for xw, step in zip(xws, self._step_calls(layer, len(xws))):
-            h, c = _call(step, lstm_step, (xw, h, c, W_hhT), {})
+            h, c = _call(step, lstm_step, (xw, h, c, W_hh), {})
             hs.append(h)
         return hs, (h, c)
 

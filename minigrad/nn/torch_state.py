@@ -10,7 +10,10 @@ Each layer with a PyTorch counterpart says how its arrays map, in `TORCH_LAYOUTS
 transposed both ways; `Conv2d` (and the book's `Convolution`) holds W as (OC, C, KH, KW), as
 `nn.Conv2d.weight` does; `BatchNorm1d`/`BatchNorm2d` map gamma and beta to `weight` and
 `bias`, their running statistics (buffers) to `running_mean` and `running_var`, and add
-PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load). Names
+PyTorch's `num_batches_tracked` (0: minigrad does not count batches; ignored on load);
+`LayerNorm`'s `weight` and `bias` map as they are, and so do `MultiheadAttention`'s
+`in_proj_weight` and `in_proj_bias` (its `out_proj` is a Linear). `TransformerBlock` is made
+of these (its docstring gives the equivalent PyTorch modules). Names
 follow the module tree as PyTorch's do: `fc1.weight`, `layers.Affine1.bias`, and `0.weight`
 for the first layer of a `Sequential` (whose children minigrad names by index, as
 `nn.Sequential` does). The recurrent layers and cells (`RNN`, `LSTM`, `GRU`, `RNNCell`,
@@ -28,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Parameter, Variable
+from minigrad.core import Parameter, Variable, increment_version
 from minigrad.nn.conv import Conv2d, Convolution
 from minigrad.nn.embedding import Embedding
 from minigrad.nn.layers import Linear
 from minigrad.nn.module import IncompatibleKeys, Module, compare_keys
-from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization
+from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNormalization, LayerNorm
 from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from minigrad.nn.transformer import MultiheadAttention
 
 __all__ = ["to_torch_state_dict", "load_torch_state_dict", "TORCH_LAYOUTS", "TorchSlot"]
 
@@ -135,6 +139,31 @@ def _embedding_slots(m: Embedding) -> list[TorchSlot]:
 TORCH_LAYOUTS[Embedding] = _embedding_slots
 
 
+def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
+    # nn.LayerNorm's weight and bias have minigrad's names and layout.
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in (("weight", m.weight), ("bias", m.bias))
+        if p is not None
+    ]
+
+
+TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
+
+
+def _mha_slots(m: MultiheadAttention) -> list[TorchSlot]:
+    # nn.MultiheadAttention's packed in_proj_weight (3E, E) and in_proj_bias, held as they
+    # are; out_proj is a Linear, mapped as one (out_proj.weight, out_proj.bias).
+    return [
+        TorchSlot(name, p.data, _same, _same, p)
+        for name, p in (("in_proj_weight", m.in_proj_weight), ("in_proj_bias", m.in_proj_bias))
+        if p is not None
+    ]
+
+
+TORCH_LAYOUTS[MultiheadAttention] = _mha_slots
+
+
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:
     for cls in type(m).__mro__:
         if cls in TORCH_LAYOUTS:
@@ -229,6 +258,8 @@ def load_torch_state_dict(
         )
     for slot, value in writes:
         np.copyto(slot.array, value)
+        if slot.param is not None:
+            increment_version(slot.param)
     return IncompatibleKeys(missing, unexpected)
 
 

@@ -337,14 +337,17 @@ def _build(
         b.op = f.name
         b.outs = [(tuple(y.shape), y.dtype) for y in outs if y is not None]
         try:
-            name, sym = EXPORTERS[type(f)](b, f, xs)
+            result = EXPORTERS[type(f)](b, f, xs)
         except UnsupportedOpError as e:
             raise UnsupportedOpError(
                 f"export: {e} (called in {_trace.where_called(f, trace)})"
             ) from None
-        shape, dtype = b.outs[0]
-        b.batch_dims(shape, sym)
-        values[id(outs[0])] = Value(name, dtype, shape, sym)
+        # An op of several outputs (chunk, unbind, lstm_cell) gives a list, one per output.
+        for y, (name, sym) in zip(outs, result if isinstance(result, list) else [result]):
+            if y is not None:
+                shape = tuple(y.shape)
+                b.batch_dims(shape, sym)
+                values[id(y)] = Value(name, y.dtype, shape, sym)
 
     if pending:
         write_ready_calls()

@@ -15,6 +15,8 @@ importer in `importers.py`.
 | neg, exp, log, sqrt, abs, tanh | Neg, Exp, Log, Sqrt, Abs, Tanh |
 | clip, where, maximum, minimum | Clip, Where, Max, Min |
 | sigmoid, relu, leaky_relu | Sigmoid, Relu, LeakyRelu |
+| erf, gelu (and gelu_slope, its recorded backward) | Erf; x * (1 + Erf(x / sqrt 2)) / 2 (Gelu itself needs opset 20) |
+| gelu_tanh, silu | Mul, Add, Tanh; Mul, Sigmoid |
 | softmax, log_softmax | Softmax, LogSoftmax |
 | dropout (recorded in training mode) | Dropout (an identity at inference) |
 | sum, mean, max, min, logsumexp | ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceLogSumExp |
@@ -31,16 +33,21 @@ importer in `importers.py`.
 | max_pool2d, avg_pool2d | MaxPool, AveragePool (count_include_pad=1: padding counts as zeros) |
 | batch_norm (evaluation: running statistics) | BatchNormalization (the statistics as initializers named by their module path) |
 | batch_norm (training: batch statistics) | ReduceMean, Sub, Mul, Add, Sqrt, Div, Reshape |
+| layer_norm | LayerNormalization (opset 17+; below: ReduceMean, Sub, Mul, Add, Sqrt, Div) |
+| scaled_dot_product_attention, attention_probs | Mul, Transpose, MatMul, Where/Add (masks), Softmax, MatMul; the causal mask from Range and Greater at run time (any length); IsNaN and Where give a fully masked row zeros |
 | im2col | Conv with a constant one-hot kernel, Transpose, Reshape |
 | col2im | Reshape, Transpose, ConvTranspose with the same one-hot kernel |
 | scatter_add (getitem's backward) | ScatterND (reduction add, opset 16+), Reshape |
 | max_pool2d's backward ops (pool_scatter, pool_gather) | ScatterND (reduction add, opset 16+) / Gather at the saved argmax, Reshape (fixed batch) |
 | avg_pool2d's backward op (avg_pool_scatter) | ConvTranspose with a constant kernel of 1/(KH*KW) |
+| a call of nn.RNN / nn.LSTM / nn.GRU (its ops, chunk, unbind and lstm_cell among them) | RNN / LSTM / GRU, one node per layer (`minigrad/onnx/recurrent.py`) |
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -50,13 +57,19 @@ from minigrad.core import Function
 from minigrad.functions import conv as conv_ops
 from minigrad.functions._util import normalize_axes
 from minigrad.functions.activations import (
+    GELU,
+    Erf,
+    GELUSlope,
+    GELUTanh,
     LeakyReLU,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
 )
 from minigrad.functions.arithmetic import Add, Div, Mul, Neg, Pow, Sub
+from minigrad.functions.attention import AttentionProbs, ScaledDotProductAttention
 from minigrad.functions.elementwise import (
     Abs,
     Clip,
@@ -75,7 +88,7 @@ from minigrad.functions.losses import (
     SoftmaxCrossEntropy,
     SoftmaxCrossEntropyOneHot,
 )
-from minigrad.functions.normalization import BatchNorm, BatchNormEval, Dropout
+from minigrad.functions.normalization import BatchNorm, BatchNormEval, Dropout, LayerNorm
 from minigrad.functions.reductions import LogSumExp, Max, Mean, Min, Sum
 from minigrad.functions.shape import (
     BroadcastTo,
@@ -101,7 +114,8 @@ from minigrad.onnx._indexing import export_index
 
 #: (output name, output dims)
 Result = tuple[str, tuple[Dim, ...]]
-Exporter = Callable[[Builder, Any, list[Value]], Result]
+#: An exporter returns its output's Result, or a list of them for an op of several outputs.
+Exporter = Callable[[Builder, Any, list[Value]], "Result | list[Result]"]
 
 #: Function class -> its exporter. Only the exact class: a subclass may compute something else.
 EXPORTERS: dict[type[Function], Exporter] = {}
@@ -146,6 +160,7 @@ for _cls, _op in [
     (Tanh, "Tanh"),
     (Sigmoid, "Sigmoid"),
     (ReLU, "Relu"),
+    (Erf, "Erf"),
 ]:
     EXPORTERS[_cls] = _unary(_op)
 
@@ -199,6 +214,49 @@ def _dropout(b: Builder, f: Dropout, xs: list[Value]) -> Result:
     shape, dt = b.outs[0]
     ratio = b.const(np.float32(f.p))
     return b.node("Dropout", [b.name(xs[0], dt), ratio]), xs[0].sym
+
+
+def _normal_cdf(b: Builder, x: str, dt: np.dtype) -> str:
+    """Phi(x) = (1 + erf(x / sqrt(2))) / 2."""
+    e = b.node("Erf", [b.node("Mul", [x, b.const(1 / math.sqrt(2), dt)])])
+    return b.node("Mul", [b.node("Add", [e, b.const(1.0, dt)]), b.const(0.5, dt)])
+
+
+@exports(GELU)
+def _gelu(b: Builder, f: GELU, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    return b.node("Mul", [x, _normal_cdf(b, x, dt)]), xs[0].sym
+
+
+@exports(GELUSlope)
+def _gelu_slope(b: Builder, f: GELUSlope, xs: list[Value]) -> Result:
+    # Phi(x) + x * exp(-x**2 / 2) / sqrt(2 pi)
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    pdf = b.node("Exp", [b.node("Mul", [b.node("Mul", [x, x]), b.const(-0.5, dt)])])
+    pdf = b.node("Mul", [pdf, b.const(1 / math.sqrt(2 * math.pi), dt)])
+    return b.node("Add", [_normal_cdf(b, x, dt), b.node("Mul", [x, pdf])]), xs[0].sym
+
+
+@exports(GELUTanh)
+def _gelu_tanh(b: Builder, f: GELUTanh, xs: list[Value]) -> Result:
+    # x * (1 + tanh(sqrt(2/pi) * x * (1 + 0.044715 x**2))) / 2
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    inner = b.node(
+        "Add", [b.node("Mul", [b.node("Mul", [x, x]), b.const(0.044715, dt)]), b.const(1.0, dt)]
+    )
+    u = b.node("Mul", [b.node("Mul", [x, inner]), b.const(math.sqrt(2 / math.pi), dt)])
+    half = b.node("Mul", [b.node("Add", [b.node("Tanh", [u]), b.const(1.0, dt)]), b.const(0.5, dt)])
+    return b.node("Mul", [x, half]), xs[0].sym
+
+
+@exports(SiLU)
+def _silu(b: Builder, f: SiLU, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    x = b.name(xs[0], dt)
+    return b.node("Mul", [x, b.node("Sigmoid", [x])]), xs[0].sym
 
 
 # --------------------------------------------------------------------------- reductions
@@ -602,6 +660,83 @@ def _batch_norm_train(b: Builder, f: BatchNorm, xs: list[Value]) -> Result:
     view = b.ints([1, shape[1]] + [1] * (len(shape) - 2))
     scaled = b.node("Mul", [xhat, b.node("Reshape", [gamma, view])])
     return b.node("Add", [scaled, b.node("Reshape", [beta, view])]), xs[0].sym
+
+
+@exports(LayerNorm)
+def _layer_norm(b: Builder, f: LayerNorm, xs: list[Value]) -> Result:
+    # x, scale, bias: LayerNormalization's inputs in that order (opset 17), over the last k
+    # axes; spelled out in older opsets.
+    shape, dt = b.outs[0]
+    x, w, bias = (b.name(v, dt) for v in xs)
+    if b.opset >= 17:
+        y = b.node("LayerNormalization", [x, w, bias], axis=-f.k, epsilon=float(f.eps))
+        return y, xs[0].sym
+    axes = list(range(len(shape) - f.k, len(shape)))
+    xc = b.node("Sub", [x, b.reduce("ReduceMean", x, axes, keepdims=True)])
+    var = b.reduce("ReduceMean", b.node("Mul", [xc, xc]), axes, keepdims=True)
+    std = b.node("Sqrt", [b.node("Add", [var, b.const(np.asarray(f.eps, dt))])])
+    y = b.node("Mul", [b.node("Div", [xc, std]), w])
+    return b.node("Add", [y, bias]), xs[0].sym
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def _attention_probs(
+    b: Builder, f: AttentionProbs | ScaledDotProductAttention, xs: list[Value], dt: np.dtype
+) -> str:
+    """softmax(q k^T * scale + mask) as ONNX nodes (the scores' rank is q's or more)."""
+    q, k = b.name(xs[0], dt), b.name(xs[1], dt)
+    nd = max(xs[0].ndim, xs[1].ndim)
+    perm = list(range(xs[1].ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    s = b.node(
+        "MatMul", [b.node("Mul", [q, b.const(f.scale, dt)]), b.node("Transpose", [k], perm=perm)]
+    )
+    neg_inf = b.const(-np.inf, dt)
+    if f.causal:
+        # Key j is hidden from query i where j > i: built from the scores' sizes when the
+        # graph runs, so any length works.
+        zero, one = b.const(np.int64(0)), b.const(np.int64(1))
+        t = b.node("Squeeze", [b.dim(s, nd - 2), b.ints([0])])
+        n = b.node("Squeeze", [b.dim(s, nd - 1), b.ints([0])])
+        rows = b.node("Unsqueeze", [b.node("Range", [zero, t, one]), b.ints([1])])
+        hidden = b.node("Greater", [b.node("Range", [zero, n, one]), rows])
+        s = b.node("Where", [hidden, neg_inf, s])
+    if f.masked:
+        m = xs[2] if isinstance(f, AttentionProbs) else xs[3]
+        if m.dtype == np.bool_:
+            s = b.node("Where", [b.name(m), s, neg_inf])
+        else:
+            s = b.node("Add", [s, b.name(m, dt)])
+    p = b.node("Softmax", [s], axis=-1)
+    if f.masked:
+        # A row with every key masked out: ONNX's Softmax gives NaN, minigrad zeros.
+        p = b.node("Where", [b.node("IsNaN", [p]), b.const(0.0, dt), p])
+    return p
+
+
+def _lead_sym(shape: tuple[int, ...], xs: list[Value], tail: tuple[Dim, Dim]) -> tuple[Dim, ...]:
+    """The dims of an attention output: the batch dimensions broadcast from the inputs', then
+    `tail`."""
+    lead = [replace(v, shape=v.shape[:-2], sym=v.sym[:-2]) for v in xs if v.ndim >= 2]
+    return (*broadcast_sym(shape[:-2], *lead), *tail)
+
+
+@exports(AttentionProbs)
+def _attention_probs_op(b: Builder, f: AttentionProbs, xs: list[Value]) -> Result:
+    shape, dt = b.outs[0]
+    p = _attention_probs(b, f, xs, dt)
+    return p, _lead_sym(shape, xs[:2], (xs[0].sym[-2], xs[1].sym[-2]))
+
+
+@exports(ScaledDotProductAttention)
+def _sdpa(b: Builder, f: ScaledDotProductAttention, xs: list[Value]) -> Result:
+    # The file is for inference: dropout's mask (the last input, in training) is left out.
+    shape, dt = b.outs[0]
+    p = _attention_probs(b, f, xs, dt)
+    y = b.node("MatMul", [p, b.name(xs[2], dt)])
+    return y, _lead_sym(shape, xs[:3], (xs[0].sym[-2], xs[2].sym[-1]))
 
 
 # --------------------------------------------------------------------------- pooling's backward ops

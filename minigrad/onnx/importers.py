@@ -21,6 +21,7 @@ import numpy as np
 from minigrad import functions as F
 from minigrad.core import Variable
 from minigrad.functions import _both as both
+from minigrad.functions._special import erf_array
 from minigrad.onnx._builder import UnsupportedOpError
 
 Importer = Callable[[list[Any], dict[str, Any], "Context"], Any]
@@ -97,6 +98,7 @@ _elementwise_ops: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
     ("Tanh", F.tanh, np.tanh),
     ("Sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
     ("Relu", F.relu, lambda x: np.maximum(x, 0)),
+    ("Erf", F.erf, erf_array),
 ]
 for _op, _fn, _np in _elementwise_ops:
     IMPORTERS[_op] = _elementwise(_fn, _np)
@@ -122,6 +124,25 @@ def _clip(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     if lo is None and hi is None:
         return x
     return F.clip(x, lo, hi)
+
+
+@imports("Gelu")
+def _gelu(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    approximate = attrs.get("approximate", "none")
+    if isinstance(approximate, bytes):
+        approximate = approximate.decode()
+    return F.gelu(xs[0], approximate)
+
+
+@imports("Greater")
+def _greater(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    # A comparison has no gradient: it runs on the data (a mask built from shapes).
+    return np.greater(_array(xs[0], "Greater input"), _array(xs[1], "Greater input"))
+
+
+@imports("IsNaN")
+def _is_nan(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    return np.isnan(_array(xs[0], "IsNaN input"))
 
 
 @imports("Where")
@@ -236,6 +257,26 @@ def _flatten(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     shape = _shape_of(x)
     axis = attrs.get("axis", 1) % (len(shape) + 1)
     return _reshaped(x, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
+
+
+@imports("Split")
+def _split(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x = xs[0]
+    shape = _shape_of(x)
+    axis = attrs.get("axis", 0) % len(shape)
+    if len(xs) > 1 and xs[1] is not None:
+        sizes = _ints(xs[1], "Split's split")
+    else:
+        k = int(attrs.get("num_outputs") or len(attrs.get("split", ())) or 1)
+        sizes = list(attrs.get("split", ())) or [-(-shape[axis] // k)] * k
+    out, start = [], 0
+    lead = (slice(None),) * axis
+    for n in sizes:
+        n = min(n, shape[axis] - start)
+        piece = lead + (slice(start, start + n),)
+        out.append(F.getitem(x, piece) if isinstance(x, Variable) else np.asarray(x)[piece])
+        start += n
+    return tuple(out)
 
 
 @imports("Squeeze")
@@ -514,6 +555,18 @@ def _batch_norm_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
     if attrs.get("training_mode", 0) or n_outputs > 1:
         return "training_mode 1 (the running statistics as outputs)"
     return None
+
+
+def _layer_norm_check(attrs: dict[str, Any], n_outputs: int) -> str | None:
+    return "the mean and inverse deviation as outputs" if n_outputs > 1 else None
+
+
+@imports("LayerNormalization", check=_layer_norm_check)
+def _layer_norm(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
+    x, scale, bias = (xs + [None, None])[:3]
+    shape = _shape_of(x)
+    axis = int(attrs.get("axis", -1)) % len(shape)
+    return F.layer_norm(x, shape[axis:], scale, bias, float(attrs.get("epsilon", 1e-5)))
 
 
 @imports("BatchNormalization", check=_batch_norm_check)

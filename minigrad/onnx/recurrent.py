@@ -17,9 +17,12 @@ import numpy as np
 
 from minigrad import functions as F
 from minigrad.core import Variable
+from minigrad.functions.recurrent import LSTMCell as LSTMCellOp
+from minigrad.functions.shape import Chunk, Unbind
 from minigrad.nn._rnn_steps import GATES, gru_step, lstm_step, rnn_step
 from minigrad.nn.recurrent import GRU, LSTM
-from minigrad.onnx._builder import Builder, Dim, Value
+from minigrad.onnx._builder import Batch, Builder, Dim, UnsupportedOpError, Value
+from minigrad.onnx.exporters import Result, exports
 from minigrad.onnx.importers import Context, imports
 
 #: PyTorch's gate blocks in ONNX's order: ONNX block k is PyTorch block TO_ONNX[kind][k].
@@ -213,7 +216,7 @@ def _recurrent(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     act = acts[0].decode() if isinstance(acts[0], bytes) else acts[0]
     for xw_t in steps:
         if kind == "LSTM":
-            h, c = lstm_step(xw_t, h, c, W_hhT)
+            h, c = lstm_step(xw_t, h, c, W_hh)
         elif kind == "GRU":
             if h is None:
                 h = np.zeros((N, H), xw.dtype)
@@ -233,3 +236,54 @@ def _recurrent(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
         Y_c = F.reshape(c, (1, N, H))
         return Y, Y_h, (F.transpose(Y_c, 1, 0, 2) if layout == 1 else Y_c)
     return Y, Y_h
+
+
+# --------------------------------------------------------------------------- the ops alone
+# Met outside a layer call (F.chunk, F.unbind or nn.LSTMCell in a user's model): standard
+# ONNX ops, one list entry per output.
+
+
+def _split_sym(x: Value, axis: int, size: int | None) -> tuple[Dim, ...]:
+    if isinstance(x.sym[axis], Batch):
+        raise UnsupportedOpError(
+            "cannot split along the batch dimension; export with dynamic_batch=False"
+        )
+    if size is None:
+        return x.sym[:axis] + x.sym[axis + 1 :]
+    return (*x.sym[:axis], size, *x.sym[axis + 1 :])
+
+
+@exports(Chunk)
+def _chunk(b: Builder, f: Chunk, xs: list[Value]) -> list[Result]:
+    (x,) = xs
+    n = x.shape[f.axis] // f.chunks
+    names = b.node("Split", [b.name(x), b.ints([n] * f.chunks)], outputs=f.chunks, axis=f.axis)
+    sym = _split_sym(x, f.axis, n)
+    return [(name, sym) for name in names]
+
+
+@exports(Unbind)
+def _unbind(b: Builder, f: Unbind, xs: list[Value]) -> list[Result]:
+    (x,) = xs
+    k = x.shape[f.axis]
+    names = b.node("Split", [b.name(x), b.ints([1] * k)], outputs=k, axis=f.axis)
+    sym = _split_sym(x, f.axis, None)
+    return [(b.node("Squeeze", [name, b.ints([f.axis])]), sym) for name in names]
+
+
+@exports(LSTMCellOp)
+def _lstm_cell(b: Builder, f: LSTMCellOp, xs: list[Value]) -> list[Result]:
+    dt = b.outs[0][1]
+    xw = b.name(xs[0], dt)
+    H = xs[0].shape[1] // 4
+    if f.has_h:
+        h, W = b.name(xs[1], dt), b.name(xs[2], dt)
+        xw = b.node("Add", [xw, b.node("MatMul", [h, b.node("Transpose", [W], perm=[1, 0])])])
+    i, fg, g, o = b.node("Split", [xw, b.ints([H] * 4)], outputs=4, axis=1)
+    i, fg, o = (b.node("Sigmoid", [v]) for v in (i, fg, o))
+    c_new = b.node("Mul", [i, b.node("Tanh", [g])])
+    if f.has_c:
+        c_new = b.node("Add", [c_new, b.node("Mul", [fg, b.name(xs[-1], dt)])])
+    h_new = b.node("Mul", [o, b.node("Tanh", [c_new])])
+    sym = (xs[0].sym[0], H)
+    return [(h_new, sym), (c_new, sym)]

@@ -4,6 +4,7 @@ second order), the documented numerics (no overflow, fixed derivatives at 0), dt
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -212,3 +213,96 @@ def test_dropout_keeps_float32():
 def test_dropout_p_out_of_range(p):
     with pytest.raises(ValueError, match=rf"^dropout: p must be in \[0, 1\), got {p}"):
         F.dropout(Variable(np.ones(3)), p)
+
+
+# --------------------------------------------------------------------------- gelu, silu
+
+_erf = np.vectorize(math.erf)
+_erfc = np.vectorize(math.erfc)
+
+
+def np_gelu(x):
+    # Through erfc: 1 + erf(x) cancels in the lower tail.
+    return x * _erfc(-x / math.sqrt(2)) / 2
+
+
+def np_gelu_tanh(x):
+    return x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))) / 2
+
+
+def np_silu(x):
+    return x / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "fn, np_fn",
+    [
+        (F.gelu, np_gelu),
+        (lambda x: F.gelu(x, approximate="tanh"), np_gelu_tanh),
+        (F.silu, np_silu),
+        (F.erf, _erf),
+    ],
+    ids=["gelu", "gelu_tanh", "silu", "erf"],
+)
+def test_gelu_and_silu(fn, np_fn, shape):
+    check_op(fn, np_fn, shape, low=-4, high=4, gradgrad=True)
+
+
+def test_gelu_third_order():
+    # The recorded backward of gelu runs gelu_slope, whose own backward is recorded too.
+    import minigrad as mg
+
+    x = Variable(np.linspace(-3, 3, 7))
+    (g1,) = mg.grad(F.gelu(x).sum(), [x], create_graph=True)
+    (g2,) = mg.grad(g1.sum(), [x], create_graph=True)
+    (g3,) = mg.grad(g2.sum(), [x])
+    pdf = np.exp(-(x.data**2) / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(g1.data, (1 + _erf(x.data / math.sqrt(2))) / 2 + x.data * pdf)
+    np.testing.assert_allclose(g2.data, pdf * (2 - x.data**2))
+    np.testing.assert_allclose(g3.data, pdf * (x.data**3 - 4 * x.data), atol=1e-14)
+
+
+def test_gelu_values_and_tails():
+    x = np.array([-40.0, -10.0, -1.0, 0.0, 1.0, 10.0, 40.0, np.inf])
+    with strict_numerics():
+        y = F.gelu(x).data
+        y32 = F.gelu(x.astype(np.float32)).data
+    np.testing.assert_allclose(y[:7], np_gelu(x[:7]), rtol=2e-12, atol=0)
+    # The lower tail keeps its relative accuracy (it is not computed as 1 - erf).
+    np.testing.assert_allclose(y[1], -10 * 0.5 * math.erfc(10 / math.sqrt(2)), rtol=2e-12)
+    assert y[7] == np.inf
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32[:7], np_gelu(x[:7]), rtol=1e-5, atol=1e-30)
+
+
+def test_gelu_and_silu_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((4, 5)) * 3
+    for approx in ("none", "tanh"):
+        xt = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.gelu(xt, approximate=approx).sum().backward()
+        gx = grads_of(lambda v, a=approx: F.gelu(v, approximate=a), x)[0]
+        np.testing.assert_allclose(
+            F.gelu(x, approx).data,
+            torch.nn.functional.gelu(torch.tensor(x), approximate=approx).numpy(),
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(gx, xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        F.silu(x).data, torch.nn.functional.silu(torch.tensor(x)).numpy(), atol=1e-15
+    )
+
+
+def test_gelu_and_silu_bad_input():
+    with pytest.raises(ValueError, match=r"^gelu: approximate must be 'none' or 'tanh', got 'erf'"):
+        F.gelu(np.ones(3), approximate="erf")
+    for fn, name in ((F.gelu, "gelu"), (F.silu, "silu"), (F.erf, "erf")):
+        with pytest.raises(TypeError, match=rf"^{name}: expected floating-point data, got int64"):
+            fn(np.ones(3, np.int64))
+
+
+def test_silu_does_not_overflow():
+    with strict_numerics():
+        y = F.silu(np.array([-1000.0, 1000.0], np.float32)).data
+    np.testing.assert_array_equal(y, [0, 1000])

@@ -151,3 +151,127 @@ def test_dropout_lives_here_and_is_inverted():
         (4, 5),
         gradgrad=True,
     )
+
+
+# --------------------------------------------------------------------------- layer norm
+
+
+def np_ln(x, w, b, k, eps=1e-5):
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+ln_cases = st.sampled_from(
+    [((4,), 1), ((3, 5), 1), ((2, 3, 4), 1), ((2, 3, 4), 2), ((3, 4), 2), ((1, 2, 1, 3), 1)]
+)
+
+
+@few_examples
+@given(ln_cases)
+def test_layer_norm(case):
+    shape, k = case
+    ns = shape[len(shape) - k :]
+    check_op(
+        lambda x, w, b: F.layer_norm(x, ns, w, b),
+        lambda x, w, b: np_ln(x, w, b, k),
+        shape,
+        ns,
+        ns,
+        gradgrad=True,
+    )
+
+
+def test_layer_norm_without_weight_or_bias():
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    check_op(
+        lambda x: F.layer_norm(x, 6, eps=1e-3), lambda x: np_ln(x, 1, 0, 1, 1e-3), x, gradgrad=True
+    )
+    w = np.linspace(0.5, 2, 6)
+    check_op(lambda x, w: F.layer_norm(x, (6,), w), lambda x, w: np_ln(x, w, 0, 1), x, w)
+    y = F.layer_norm(mg.Variable(x), 6)
+    assert y.creator.label() == "layer_norm eps=1e-05"
+    # Each row has mean 0 and (biased) variance 1 - eps / (var + eps).
+    np.testing.assert_allclose(y.data.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.data.var(axis=1), x.var(axis=1) / (x.var(axis=1) + 1e-5))
+
+
+def test_layer_norm_gradients_by_hand():
+    # One sample of two values a < b: xhat = (-1, 1) * d / sqrt(d**2 + eps) with d = (b - a)/2,
+    # so y0 + y1 = 0 and the gradient of y1 - y0 is 2 * d(d / sqrt(d**2 + eps))/dd * (-1/2, 1/2).
+    x = mg.Variable(np.array([1.0, 4.0]))
+    y = F.layer_norm(x, 2, eps=0.25)
+    d = 1.5
+    np.testing.assert_allclose(y.data, [-d / np.sqrt(d * d + 0.25), d / np.sqrt(d * d + 0.25)])
+    (y[1] - y[0]).backward()
+    slope = 0.25 / (d * d + 0.25) ** 1.5
+    np.testing.assert_allclose(x.grad.data, [-slope, slope])
+
+
+def test_layer_norm_backward_kept_and_released_agree():
+    # The backward on arrays writes into forward's saved xhat when the op is released after
+    # it; with retain_graph=True it must not, so a second pass gives the same gradients.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    w, b, gy = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal((3, 4, 5))
+    vs = [mg.Variable(a) for a in (x, w.astype(np.float32), b.astype(np.float32))]
+    y = F.layer_norm(vs[0], 5, vs[1], vs[2])
+    y.backward(gy.astype(np.float32), retain_graph=True)
+    first = [v.grad.data.copy() for v in vs]
+    for v in vs:
+        v.grad = None
+    y.backward(gy.astype(np.float32))
+    for v, g in zip(vs, first):
+        assert v.grad.dtype == np.float32
+        np.testing.assert_array_equal(v.grad.data, g)
+    # And both equal the formula in float64.
+    xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    g = gy * w
+    gx = (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)) / np.sqrt(
+        x.var(-1, keepdims=True) + 1e-5
+    )
+    np.testing.assert_allclose(first[0], gx, atol=2e-5)
+    np.testing.assert_allclose(first[1], (gy * xhat).sum(axis=(0, 1)), atol=2e-5)
+    np.testing.assert_allclose(first[2], gy.sum(axis=(0, 1)), atol=2e-5)
+
+
+def test_layer_norm_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, b = (
+        rng.standard_normal((2, 3, 4, 5)),
+        rng.standard_normal((4, 5)),
+        rng.standard_normal((4, 5)),
+    )
+    gy = rng.standard_normal(x.shape)
+    vs = [mg.Variable(a) for a in (x, w, b)]
+    y = F.layer_norm(*vs[:1], (4, 5), *vs[1:], eps=1e-3)
+    y.backward(gy)
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    yt = torch.nn.functional.layer_norm(ts[0], (4, 5), ts[1], ts[2], eps=1e-3)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), atol=1e-6)
+    for v, t in zip(vs, ts):
+        np.testing.assert_allclose(v.grad.data, t.grad.numpy(), atol=1e-6)
+
+
+def test_layer_norm_errors():
+    with pytest.raises(
+        ValueError,
+        match=r"^layer_norm: normalized_shape \(4,\) does not match the trailing dimensions of "
+        r"the input of shape \(2, 3\)",
+    ):
+        F.layer_norm(np.ones((2, 3)), 4)
+    with pytest.raises(
+        ValueError, match=r"normalized_shape \(2, 3, 4\) does not match .* \(3, 4\)"
+    ):
+        F.layer_norm(np.ones((3, 4)), (2, 3, 4))
+    with pytest.raises(ValueError, match=r"^layer_norm: weight has shape \(4,\), expected norm"):
+        F.layer_norm(np.ones((2, 3)), 3, np.ones(4))
+    with pytest.raises(ValueError, match=r"^layer_norm: bias has shape \(3, 1\), expected"):
+        F.layer_norm(np.ones((2, 3)), 3, None, np.ones((3, 1)))
+    with pytest.raises(TypeError, match=r"^layer_norm: expected floating-point data, got int64"):
+        F.layer_norm(np.ones((2, 3), np.int64), 3)
+    with pytest.raises(TypeError, match=r"^layer_norm: normalized_shape must be an int or a tu"):
+        F.layer_norm(np.ones((2, 3)), 3.0)

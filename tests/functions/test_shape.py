@@ -184,6 +184,21 @@ def test_getitem_repeated_indices_accumulate():
     np.testing.assert_array_equal(g, [[0.0, 0.0], [2.0, 0.0]])
 
 
+def test_getitem_adjoint_of_basic_and_advanced_indices():
+    # A basic index (ints, slices, None, Ellipsis) is scattered by assignment, anything else
+    # by np.add.at; both give zeros with gy added where x[index] came from.
+    from minigrad.functions._both import _basic_index, scatter_add
+
+    assert _basic_index((1, slice(None), None, Ellipsis)) and _basic_index(np.int64(2))
+    assert not _basic_index(True) and not _basic_index([0, 0]) and not _basic_index(np.array([1]))
+    x = np.arange(24.0).reshape(2, 3, 4)
+    for index in [1, -1, (slice(None), 2), (Ellipsis, 3), (None, 0), (0, slice(1, 3)), True]:
+        gy = np.arange(1.0, 1.0 + x[index].size).reshape(x[index].shape)
+        want = np.zeros_like(x)
+        np.add.at(want, index, gy)
+        np.testing.assert_array_equal(scatter_add(gy, index, x.shape), want)
+
+
 def test_getitem_with_a_variable_index():
     idx = Variable(np.array([2, 0]))
     v = Variable(np.array([1.0, 2.0, 3.0]))

@@ -6,6 +6,7 @@ shapes and the errors of bad input."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import OrderedDict
 
@@ -15,6 +16,7 @@ import pytest
 import minigrad
 from minigrad import Parameter, Variable, gradcheck
 from minigrad.nn import (
+    GELU,
     Affine,
     Dropout,
     Flatten,
@@ -23,6 +25,7 @@ from minigrad.nn import (
     Relu,
     Sequential,
     Sigmoid,
+    SiLU,
     Tanh,
     init,
 )
@@ -174,14 +177,43 @@ def test_affine_bad_construction():
         Affine(np.ones((2, 3), dtype=np.int64))
 
 
+_K = math.sqrt(2 / math.pi)
+
+
+def _phi(x):
+    return np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)))(x)
+
+
+def _pdf(x):
+    return np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)
+
+
+def _s(x):
+    return 1 / (1 + np.exp(-x))
+
+
 @pytest.mark.parametrize(
     ("layer", "expected", "derivative"),
     [
         (ReLU(), lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
         (Sigmoid(), lambda x: 1 / (1 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
         (Tanh(), np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+        (GELU(), lambda x: x * _phi(x), lambda x: _phi(x) + x * _pdf(x)),
+        (
+            GELU("tanh"),
+            lambda x: x * (1 + np.tanh(_K * (x + 0.044715 * x**3))) / 2,
+            lambda x: (
+                (1 + np.tanh(_K * (x + 0.044715 * x**3))) / 2
+                + x
+                * (1 - np.tanh(_K * (x + 0.044715 * x**3)) ** 2)
+                * _K
+                * (1 + 0.134145 * x**2)
+                / 2
+            ),
+        ),
+        (SiLU(), lambda x: x / (1 + np.exp(-x)), lambda x: _s(x) * (1 + x * (1 - _s(x)))),
     ],
-    ids=["relu", "sigmoid", "tanh"],
+    ids=["relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"],
 )
 def test_activations(layer, expected, derivative):
     x = Variable(np.array([[-2.0, -0.5, 0.3], [1.5, 3.0, -1.0]]))
@@ -255,3 +287,9 @@ def test_sequential_from_a_dict_and_bad_items():
 
 def test_init_module_is_exported():
     assert init.he_normal((2, 2)).dtype == np.float32
+
+
+def test_gelu_layer_options():
+    assert repr(GELU("tanh")) == "GELU(approximate='tanh')"
+    with pytest.raises(ValueError, match=r"^GELU: approximate must be 'none' or 'tanh', got 'x'"):
+        GELU("x")

@@ -137,3 +137,29 @@ def test_dynamic_axes_errors(tmp_path):
         minigrad.onnx.export(m, x, tmp_path / "a.onnx", dynamic_axes={"z": {0: "T"}})
     with pytest.raises(ValueError, match=r"'input' has 3 dimensions, no axis 3"):
         minigrad.onnx.export(m, x, tmp_path / "a.onnx", dynamic_axes={"input": {3: "T"}})
+
+
+def test_chunk_unbind_and_lstm_cell_alone(tmp_path):
+    """Outside a layer call the ops export as standard ONNX ops (Split, Squeeze, Sigmoid,
+    ...): a user's loop over nn.LSTMCell, and chunk/unbind, run in onnxruntime."""
+    onnx = need("onnx")
+    np.random.seed(3)  # noqa: NPY002
+    cell = nn.LSTMCell(3, 4)
+
+    def model(x):  # x (T, N, 3): a hand-written loop over the cell
+        h = c = None
+        outs = []
+        for x_t in mg.F.unbind(x, axis=0):
+            h, c = cell(x_t, None if h is None else (h, c))
+            a, b = mg.F.chunk(h, 2, axis=1)
+            outs.append(a * b)
+        return mg.F.stack(outs, axis=0)
+
+    x = np.random.default_rng(5).standard_normal((3, 2, 3)).astype(np.float32)
+    path = minigrad.onnx.export(model, x, tmp_path / "cell.onnx", dynamic_batch=False)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Split", "Sigmoid", "Tanh", "MatMul"} <= ops
+    (got,) = run_ort(path, x)
+    assert rel_error(got, model(x).data) < RTOL
+    (back,) = [minigrad.onnx.load(path)(x)]
+    np.testing.assert_allclose(back.data, model(x).data, rtol=1e-5, atol=1e-6)
