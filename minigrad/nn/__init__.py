@@ -14,6 +14,7 @@ from minigrad.core import Parameter
 from minigrad.nn import (
     conv,
     convnets,
+    dot_attention,
     embedding,
     gpt,
     init,
@@ -28,6 +29,7 @@ from minigrad.nn import (
 )
 from minigrad.nn.conv import *  # noqa: F403
 from minigrad.nn.convnets import *  # noqa: F403
+from minigrad.nn.dot_attention import *  # noqa: F403
 from minigrad.nn.embedding import *  # noqa: F403
 from minigrad.nn.gpt import *  # noqa: F403
 from minigrad.nn.layers import *  # noqa: F403
@@ -47,6 +49,7 @@ __all__ = [
     *conv.__all__,
     *embedding.__all__,
     *normalization.__all__,
+    *dot_attention.__all__,
     *transformer.__all__,
     *gpt.__all__,
     *losses.__all__,
