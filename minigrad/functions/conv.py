@@ -510,6 +510,20 @@ def _pool_scatter(gy: np.ndarray, idx: np.ndarray, x_shape: tuple[int, ...], g: 
     """Each gy element sent to its window's argmax (idx); overlaps add up.  -> x_shape."""
     n, c = x_shape[:2]
     hp, wp = g.padded
+    if g.disjoint and gy.dtype.itemsize >= 8:
+        # One element per window, none shared: one indexed assignment at the argmax's flat
+        # positions (a table lookup per window plus the window's corner) instead of a
+        # compare and a product through a strided view per offset: 1.58x faster for
+        # SimpleConvNet's float64 2x2 pooling (4.0 -> 2.6 ms), but 0.83x in float32, whose
+        # strided products cost half: there the loop below stays.
+        gx = np.zeros((n, c, hp, wp), dtype=gy.dtype)
+        within = (np.arange(g.kh)[:, None] * wp + np.arange(g.kw)).reshape(-1)
+        corner = np.arange(g.oh)[:, None] * (g.sh * wp) + np.arange(g.ow) * g.sw
+        pos = within[idx]
+        pos += corner
+        pos += (np.arange(n * c) * (hp * wp)).reshape(n, c, 1, 1)
+        gx.reshape(-1)[pos.reshape(-1)] = gy.reshape(-1)
+        return _crop(gx, g)
     tiled = g.disjoint and g.oh * g.kh == hp and g.ow * g.kw == wp
     gx = (np.empty if tiled else np.zeros)((n, c, hp, wp), dtype=gy.dtype)
     for i in range(g.kh):
