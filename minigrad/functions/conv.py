@@ -163,13 +163,20 @@ def _batched(c: int, g: _Geometry) -> bool:
     return c * g.kh * g.kw <= _BATCHED_MAX_ROWS
 
 
-def _cols(x: np.ndarray, g: _Geometry) -> np.ndarray:
+def _cols(x: np.ndarray, g: _Geometry, ones: bool = False) -> np.ndarray:
     """conv2d's window matrix, one copy of the strided view: (N, C*KH*KW, OH*OW) batched, or
-    (C*KH*KW, N*OH*OW) wide (see `_batched`)."""
+    (C*KH*KW, N*OH*OW) wide (see `_batched`). With `ones` (batched only) a row of ones
+    follows the window rows, (N, C*KH*KW + 1, OH*OW), for the bias as a column of W."""
     n, c = x.shape[:2]
     win = _windows(_pad(x, g), g)
     if _batched(c, g):
-        return win.reshape(n, c * g.kh * g.kw, g.oh * g.ow)
+        k, p = c * g.kh * g.kw, g.oh * g.ow
+        if not ones:
+            return win.reshape(n, k, p)
+        cols = np.empty((n, k + 1, p), x.dtype)
+        np.reshape(cols[:, :k], win.shape, copy=False)[...] = win
+        cols[:, k] = 1
+        return cols
     return win.transpose(1, 2, 3, 0, 4, 5).reshape(c * g.kh * g.kw, n * g.oh * g.ow)
 
 
@@ -337,12 +344,19 @@ class Conv2d(_Windowed):
     def forward(self, x: np.ndarray, W: np.ndarray, b: Any = None) -> np.ndarray:
         g = self.geometry
         n, oc = x.shape[0], W.shape[0]
+        if _batched(x.shape[1], g):
+            Wm = W.reshape(oc, -1)
+            if b is None:
+                self.cols = cols = _cols(x, g)
+                return np.matmul(Wm, cols).reshape(n, oc, g.oh, g.ow)
+            # The bias as one more column of W against a row of ones: the product adds it,
+            # no pass of its own over the output: SimpleConvNet's first layer 1.20x faster in
+            # float64 (7.2 -> 6.1 ms), 1.24x in float32 (3.4 -> 2.8 ms), same values.
+            cols = _cols(x, g, ones=True)
+            self.cols = cols[:, : Wm.shape[1]]
+            Wb = np.concatenate([Wm, b.reshape(oc, 1).astype(Wm.dtype, copy=False)], axis=1)
+            return np.matmul(Wb, cols).reshape(n, oc, g.oh, g.ow)
         self.cols = cols = _cols(x, g)
-        if cols.ndim == 3:
-            y = np.matmul(W.reshape(oc, -1), cols)
-            if b is not None:
-                y += b.reshape(oc, 1)
-            return y.reshape(n, oc, g.oh, g.ow)
         y = W.reshape(oc, -1) @ cols
         if b is not None:
             y += b.reshape(oc, 1)
@@ -454,7 +468,13 @@ def _max_windows(x: np.ndarray, g: _Geometry) -> tuple[np.ndarray, np.ndarray]:
     xp = _pad(x, g, -np.inf)
     dt = _argmax_dtype(g)
     cols_at = lambda j: xp[:, :, :, j : j + g.sw * (g.ow - 1) + 1 : g.sw]
-    a, jbest = _running_max([cols_at(j) for j in range(g.kw)], dt)
+    cols = [cols_at(j) for j in range(g.kw)]
+    if g.sw > 1 and g.kw > 1:
+        # NumPy's maximum over views strided in the last axis runs a scalar loop: copied
+        # first: pooling forward 1.16x faster in float64, 1.18x in float32 (SimpleConvNet's
+        # 2x2 pooling, 6.4 -> 5.5 ms and 4.1 -> 3.3 ms on a busy machine).
+        cols = [np.ascontiguousarray(v) for v in cols]
+    a, jbest = _running_max(cols, dt)
     rows_at = lambda arr, i: arr[:, :, i : i + g.sh * (g.oh - 1) + 1 : g.sh]
     y, ibest = _running_max([rows_at(a, i) for i in range(g.kh)], dt)
     if g.kw > 1:
@@ -490,6 +510,20 @@ def _pool_scatter(gy: np.ndarray, idx: np.ndarray, x_shape: tuple[int, ...], g: 
     """Each gy element sent to its window's argmax (idx); overlaps add up.  -> x_shape."""
     n, c = x_shape[:2]
     hp, wp = g.padded
+    if g.disjoint and gy.dtype.itemsize >= 8:
+        # One element per window, none shared: one indexed assignment at the argmax's flat
+        # positions (a table lookup per window plus the window's corner) instead of a
+        # compare and a product through a strided view per offset: 1.58x faster for
+        # SimpleConvNet's float64 2x2 pooling (4.0 -> 2.6 ms), but 0.83x in float32, whose
+        # strided products cost half: there the loop below stays.
+        gx = np.zeros((n, c, hp, wp), dtype=gy.dtype)
+        within = (np.arange(g.kh)[:, None] * wp + np.arange(g.kw)).reshape(-1)
+        corner = np.arange(g.oh)[:, None] * (g.sh * wp) + np.arange(g.ow) * g.sw
+        pos = within[idx]
+        pos += corner
+        pos += (np.arange(n * c) * (hp * wp)).reshape(n, c, 1, 1)
+        gx.reshape(-1)[pos.reshape(-1)] = gy.reshape(-1)
+        return _crop(gx, g)
     tiled = g.disjoint and g.oh * g.kh == hp and g.ow * g.kw == wp
     gx = (np.empty if tiled else np.zeros)((n, c, hp, wp), dtype=gy.dtype)
     for i in range(g.kh):

@@ -185,6 +185,33 @@ def test_max_pool_ties_send_the_gradient_to_the_first_element():
     np.testing.assert_array_equal(x.grad.data, [[[[0, 2, 0]]]])
 
 
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding"), [(2, 2, 0), (2, 3, 0), ((2, 3), (2, 3), (1, 1)), (3, 3, 1)]
+)
+def test_max_pool_gradient_is_the_same_on_both_scatter_paths(kernel, stride, padding):
+    """Disjoint windows: float64 scatters by an indexed assignment, float32 by a product per
+    window offset; both send each gradient to the first maximum of its window."""
+    rng = np.random.default_rng(7)
+    x = np.maximum(rng.integers(-2, 3, (2, 3, 7, 8)), 0).astype(np.float64)  # many ties
+    grads = []
+    for dt in (np.float64, np.float32):
+        xv = Variable(x.astype(dt))
+        y = F.max_pool2d(xv, kernel, stride, padding)
+        y.backward(np.arange(1.0, y.size + 1).reshape(y.shape).astype(dt))
+        grads.append(xv.grad.data)
+    assert grads[0].dtype == np.float64 and grads[1].dtype == np.float32
+    np.testing.assert_array_equal(grads[0], grads[1])
+    k, s, p = pair(kernel), pair(stride), pair(padding)
+    expect = np.zeros((2, 3, 7 + 2 * p[0], 8 + 2 * p[1]))
+    xp = pad(x, p, -np.inf)
+    g = np.arange(1.0, y.size + 1).reshape(y.shape)
+    for n, c, i, j in np.ndindex(*y.shape):
+        win = xp[n, c, i * s[0] : i * s[0] + k[0], j * s[1] : j * s[1] + k[1]]
+        a, b = np.unravel_index(np.argmax(win), win.shape)  # the first maximum
+        expect[n, c, i * s[0] + a, j * s[1] + b] += g[n, c, i, j]
+    np.testing.assert_array_equal(grads[0], expect[:, :, p[0] : p[0] + 7, p[1] : p[1] + 8])
+
+
 def test_stride_defaults_to_the_kernel():
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     np.testing.assert_array_equal(F.max_pool2d(x, 2).data, [[[[5, 7], [13, 15]]]])
