@@ -34,12 +34,16 @@ __all__ = [
     "fmt",
     "import_torch",
     "interleave",
+    "max_rel_diff",
+    "pin_threads",
     "print_bars",
     "print_env",
     "print_table",
     "ratio_stats",
+    "step_timer",
     "summary",
     "threads_note",
+    "time_candidates",
     "within",
     "write_json",
 ]
@@ -246,6 +250,68 @@ def interleave(
             out[name].append(candidates[name]())
     gc.collect()
     return out
+
+
+def pin_threads(n: int | None, torch: Any = None) -> Any:
+    """Limit BLAS (threadpoolctl) and, if given, PyTorch to `n` threads; a no-op for None or 0.
+
+    Returns threadpoolctl's limiter (None if nothing was limited): the caller keeps it alive
+    for as long as the limit should hold. On a shared 2-core machine OpenBLAS's second thread
+    mostly waits for a core: one thread gives steadier (and there faster) steps.
+    """
+    if not n:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    limits = threadpool_limits(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    return limits
+
+
+def step_timer(
+    step: Callable[..., Any], data: Sequence[Sequence[Any]], steps: int
+) -> Callable[[], float]:
+    """A candidate for `interleave`: each call runs `step(*data[i])` `steps` times, cycling
+    through `data` where the previous call stopped, and returns the ms per step."""
+    state = {"i": 0}
+
+    def measure() -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(*data[state["i"] % len(data)])
+            state["i"] += 1
+        return (time.perf_counter() - t0) / steps * 1e3
+
+    return measure
+
+
+def time_candidates(
+    heading: str,
+    candidates: Mapping[str, Callable[[], float]],
+    blocks: int,
+    pairs: Sequence[tuple[str, str, str]],
+    settle: float = 0.1,
+) -> dict[str, Any]:
+    """Interleave the `candidates` (each returning ms per step) over `blocks` blocks; print
+    `heading:` and two tables, ms/step and the per-block ratios of `pairs` (name, numerator,
+    denominator; a pair with a missing candidate is left out); return both as
+    {"step_ms": ..., "ratios": ...}, each row the summary plus, for step_ms, the blocks."""
+    raw = interleave(candidates, blocks, settle=settle)
+    step_ms = {k: {**summary(v), "blocks": v} for k, v in raw.items()}
+    ratios = {n: ratio_stats(raw[a], raw[b]) for n, a, b in pairs if a in raw and b in raw}
+    print(f"{heading}:")
+    for title, table in [("ms/step", step_ms), ("ratio (per block)", ratios)]:
+        print_table(
+            [title, "median", "min", "max"],
+            [[k, *(fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
+        )
+    return {"step_ms": step_ms, "ratios": ratios}
+
+
+def max_rel_diff(got: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> float:
+    """max over the arrays of `ref` of max |got - ref| / max |ref| (the exactness checks)."""
+    return max(float(np.max(np.abs(got[k] - ref[k])) / np.max(np.abs(ref[k]))) for k in ref)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
