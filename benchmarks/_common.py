@@ -25,9 +25,11 @@ import numpy as np
 
 __all__ = [
     "Bar",
+    "add_threads_arg",
     "blas_threads",
     "limit_blas",
     "limit_torch",
+    "settle_blocks_threads",
     "make_parser",
     "env_info",
     "finish",
@@ -73,6 +75,25 @@ def make_parser(description: str, doc: str | None) -> argparse.ArgumentParser:
         "--no-torch", action="store_true", help="leave PyTorch out even if it is importable"
     )
     return parser
+
+
+def add_threads_arg(parser: argparse.ArgumentParser, torch: bool = True) -> None:
+    """--threads N, for `pin_threads` (with `torch`, PyTorch's threads too); see
+    `settle_blocks_threads` for its --quick default."""
+    whom = "BLAS (threadpoolctl) and PyTorch" if torch else "BLAS (threadpoolctl)"
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help=f"limit {whom} to N threads (default: as configured; --quick: 1)",
+    )
+
+
+def settle_blocks_threads(args: argparse.Namespace, blocks: int) -> None:
+    """Fill in --blocks (2 with --quick, else `blocks`) and, with --quick, --threads 1 unless
+    given: a smoke run on one BLAS thread takes seconds on a busy 2-core machine."""
+    args.blocks = args.blocks or (2 if args.quick else blocks)
+    if args.quick and args.threads is None:
+        args.threads = 1
 
 
 def import_torch(disabled: bool = False) -> Any:

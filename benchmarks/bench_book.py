@@ -194,16 +194,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="steps per block (10)")
     p.add_argument("--exact-steps", type=int, default=10, help="steps of the exactness check")
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
-    p.add_argument(
-        "--threads", type=int, help="limit BLAS to N threads (default: as configured; --quick: 1)"
-    )
+    C.add_threads_arg(p, torch=False)
     args = p.parse_args(argv)
     if args.quick:
         args.steps = min(args.steps, 1)
         args.exact_steps = min(args.exact_steps, 2)
-        if args.threads is None:
-            args.threads = 1
-    args.blocks = args.blocks or (2 if args.quick else 9)
+    C.settle_blocks_threads(args, 9)
     return args
 
 

@@ -255,21 +255,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-deep", action="store_true", help="skip DeepConvNet (speed and memory)")
     p.add_argument("--no-book", action="store_true", help="skip the book's algorithm")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="limit BLAS (threadpoolctl) and PyTorch to N threads (default: as configured)",
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.steps = min(args.steps, 2)
         args.exact_steps = min(args.exact_steps, 3)
         args.mem_steps = min(args.mem_steps, 1)
-    args.blocks = args.blocks or (2 if args.quick else 15)
-    if args.quick and args.threads is None:
-        # A smoke run: one BLAS thread keeps it to seconds on a busy 2-core machine.
-        args.threads = 1
+    C.settle_blocks_threads(args, 15)
     return args
 
 

@@ -273,11 +273,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mem-steps", type=int, default=20, help="steps per memory run (20)")
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="limit BLAS (threadpoolctl) and PyTorch to N threads (default: as configured)",
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     p.add_argument("--setting", choices=sorted(SETTINGS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -285,9 +281,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.steps = min(args.steps, 1)
         args.exact_steps = min(args.exact_steps, 2)
         args.mem_steps = min(args.mem_steps, 3)
-    args.blocks = args.blocks or (2 if args.quick else 15)
-    if args.quick and args.threads is None:
-        args.threads = 1
+    C.settle_blocks_threads(args, 15)
     return args
 
 

@@ -483,9 +483,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
     p.add_argument("--no-profile", action="store_true", help="skip the per-op profile")
-    p.add_argument(
-        "--threads", type=int, help="limit BLAS (threadpoolctl) and PyTorch to N threads"
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -493,9 +491,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.block_steps = min(args.block_steps, 2)
         args.profile_steps = min(args.profile_steps, 1)
         args.mem_steps = min(args.mem_steps, 1)
-        if args.threads is None:
-            args.threads = 1
-    args.blocks = args.blocks or (2 if args.quick else 15)
+    C.settle_blocks_threads(args, 15)
     return args
 
 
