@@ -25,21 +25,27 @@ import numpy as np
 
 __all__ = [
     "Bar",
+    "add_threads_arg",
     "blas_threads",
     "limit_blas",
     "limit_torch",
+    "settle_blocks_threads",
     "make_parser",
     "env_info",
     "finish",
     "fmt",
     "import_torch",
     "interleave",
+    "max_rel_diff",
+    "pin_threads",
     "print_bars",
     "print_env",
     "print_table",
     "ratio_stats",
+    "step_timer",
     "summary",
     "threads_note",
+    "time_candidates",
     "within",
     "write_json",
 ]
@@ -69,6 +75,25 @@ def make_parser(description: str, doc: str | None) -> argparse.ArgumentParser:
         "--no-torch", action="store_true", help="leave PyTorch out even if it is importable"
     )
     return parser
+
+
+def add_threads_arg(parser: argparse.ArgumentParser, torch: bool = True) -> None:
+    """--threads N, for `pin_threads` (with `torch`, PyTorch's threads too); see
+    `settle_blocks_threads` for its --quick default."""
+    whom = "BLAS (threadpoolctl) and PyTorch" if torch else "BLAS (threadpoolctl)"
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help=f"limit {whom} to N threads (default: as configured; --quick: 1)",
+    )
+
+
+def settle_blocks_threads(args: argparse.Namespace, blocks: int) -> None:
+    """Fill in --blocks (2 with --quick, else `blocks`) and, with --quick, --threads 1 unless
+    given: a smoke run on one BLAS thread takes seconds on a busy 2-core machine."""
+    args.blocks = args.blocks or (2 if args.quick else blocks)
+    if args.quick and args.threads is None:
+        args.threads = 1
 
 
 def import_torch(disabled: bool = False) -> Any:
@@ -246,6 +271,68 @@ def interleave(
             out[name].append(candidates[name]())
     gc.collect()
     return out
+
+
+def pin_threads(n: int | None, torch: Any = None) -> Any:
+    """Limit BLAS (threadpoolctl) and, if given, PyTorch to `n` threads; a no-op for None or 0.
+
+    Returns threadpoolctl's limiter (None if nothing was limited): the caller keeps it alive
+    for as long as the limit should hold. On a shared 2-core machine OpenBLAS's second thread
+    mostly waits for a core: one thread gives steadier (and there faster) steps.
+    """
+    if not n:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    limits = threadpool_limits(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    return limits
+
+
+def step_timer(
+    step: Callable[..., Any], data: Sequence[Sequence[Any]], steps: int
+) -> Callable[[], float]:
+    """A candidate for `interleave`: each call runs `step(*data[i])` `steps` times, cycling
+    through `data` where the previous call stopped, and returns the ms per step."""
+    state = {"i": 0}
+
+    def measure() -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(*data[state["i"] % len(data)])
+            state["i"] += 1
+        return (time.perf_counter() - t0) / steps * 1e3
+
+    return measure
+
+
+def time_candidates(
+    heading: str,
+    candidates: Mapping[str, Callable[[], float]],
+    blocks: int,
+    pairs: Sequence[tuple[str, str, str]],
+    settle: float = 0.1,
+) -> dict[str, Any]:
+    """Interleave the `candidates` (each returning ms per step) over `blocks` blocks; print
+    `heading:` and two tables, ms/step and the per-block ratios of `pairs` (name, numerator,
+    denominator; a pair with a missing candidate is left out); return both as
+    {"step_ms": ..., "ratios": ...}, each row the summary plus, for step_ms, the blocks."""
+    raw = interleave(candidates, blocks, settle=settle)
+    step_ms = {k: {**summary(v), "blocks": v} for k, v in raw.items()}
+    ratios = {n: ratio_stats(raw[a], raw[b]) for n, a, b in pairs if a in raw and b in raw}
+    print(f"{heading}:")
+    for title, table in [("ms/step", step_ms), ("ratio (per block)", ratios)]:
+        print_table(
+            [title, "median", "min", "max"],
+            [[k, *(fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
+        )
+    return {"step_ms": step_ms, "ratios": ratios}
+
+
+def max_rel_diff(got: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> float:
+    """max over the arrays of `ref` of max |got - ref| / max |ref| (the exactness checks)."""
+    return max(float(np.max(np.abs(got[k] - ref[k])) / np.max(np.abs(ref[k]))) for k in ref)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

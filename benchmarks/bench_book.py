@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -173,16 +172,7 @@ def candidates(seed: int) -> dict[str, Trainer]:
 
 def block(trainer: Trainer, batches: list[Any], steps: int) -> Callable[[], float]:
     """ms per step over `steps` steps, for C.interleave."""
-    state = {"i": 0}
-
-    def measure() -> float:
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            trainer.step(*batches[state["i"] % len(batches)])
-            state["i"] += 1
-        return (time.perf_counter() - t0) / steps * 1e3
-
-    return measure
+    return C.step_timer(trainer.step, batches, steps)
 
 
 def exactness(seed: int, batches: list[Any], steps: int) -> float:
@@ -193,10 +183,7 @@ def exactness(seed: int, batches: list[Any], steps: int) -> float:
         x, t = batches[i % len(batches)]
         book.step(x, t)
         mg.step(x, t)
-    worst = 0.0
-    for k, ref in book.net.params.items():
-        worst = max(worst, float(np.max(np.abs(mg.net.params[k] - ref)) / np.max(np.abs(ref))))
-    return worst
+    return C.max_rel_diff(mg.net.params, book.net.params)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -207,26 +194,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="steps per block (10)")
     p.add_argument("--exact-steps", type=int, default=10, help="steps of the exactness check")
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
-    p.add_argument(
-        "--threads", type=int, help="limit BLAS to N threads (default: as configured; --quick: 1)"
-    )
+    C.add_threads_arg(p, torch=False)
     args = p.parse_args(argv)
     if args.quick:
         args.steps = min(args.steps, 1)
         args.exact_steps = min(args.exact_steps, 2)
-        if args.threads is None:
-            args.threads = 1
-    args.blocks = args.blocks or (2 if args.quick else 9)
+    C.settle_blocks_threads(args, 9)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    limits = None
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
+    limits = C.pin_threads(args.threads)  # kept alive for the whole run
     info = C.env_info(None)
     print("bench_book: the book's train_convnet.py step (SimpleConvNet, Adam), ms/step")
     C.print_env(info, torch_line=False)

@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +39,9 @@ sys.path.insert(0, str(HERE))
 
 import _common as C  # noqa: E402
 from _conv_reference import LAYOUTS, ConvNetReference  # noqa: E402
-from bench_memory import status_kib  # noqa: E402
+from bench_memory import child_runs, median_peaks, mib, peak_ratios, steps_peak  # noqa: E402
 
 BATCH, LR = 100, 0.01
-MiB = 1024 * 1024
 # The conv layers' (filter_num, filter_size) of each layout, and the hidden affine size.
 CONVS = {"simple": [(30, 5)], "deep": [(16, 3), (16, 3), (32, 3), (32, 3), (64, 3), (64, 3)]}
 HIDDEN = {"simple": 100, "deep": 50}
@@ -175,16 +171,7 @@ def block(trainer: Any, batches: list[Any], steps: int) -> Any:
         data = [trainer.batch(x, t) for x, t in batches]
     else:
         data = [(x.astype(trainer.dtype), t) for x, t in batches]
-    state = {"i": 0}
-
-    def measure() -> float:
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            trainer.step(*data[state["i"] % len(data)])
-            state["i"] += 1
-        return (time.perf_counter() - t0) / steps * 1e3
-
-    return measure
+    return C.step_timer(trainer.step, data, steps)
 
 
 RATIOS = [
@@ -200,19 +187,14 @@ def bench_speed(
 ) -> dict[str, Any]:
     cands = trainers(layout, torch, args.seed, book)
     steps = args.steps if layout == "simple" else max(1, args.steps // 4)
-    raw = C.interleave(
-        {k: block(tr, batches, steps) for k, tr in cands.items()}, args.blocks, settle=0.1
-    )
-    step_ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
-    ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in RATIOS if a in raw and b in raw}
     name = "SimpleConvNet" if layout == "simple" else "DeepConvNet"
-    print(f"{name}, batch {BATCH} ({args.blocks} blocks of {steps} steps):")
-    for title, table in [("ms/step", step_ms), ("ratio (per block)", ratios)]:
-        C.print_table(
-            [title, "median", "min", "max"],
-            [[k, *(C.fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
-        )
-    return {"steps_per_block": steps, "step_ms": step_ms, "ratios": ratios}
+    res = C.time_candidates(
+        f"{name}, batch {BATCH} ({args.blocks} blocks of {steps} steps)",
+        {k: block(tr, batches, steps) for k, tr in cands.items()},
+        args.blocks,
+        RATIOS,
+    )
+    return {"steps_per_block": steps, **res}
 
 
 def exactness(layout: str, seed: int, batches: list[Any], steps: int) -> float:
@@ -225,8 +207,7 @@ def exactness(layout: str, seed: int, batches: list[Any], steps: int) -> float:
         for i in range(steps):
             tr.step(*batches[i % len(batches)])
         runs.append(tr.weights())
-    got, ref = runs
-    return max(float(np.max(np.abs(got[k] - ref[k])) / np.max(np.abs(ref[k]))) for k in ref)
+    return C.max_rel_diff(*runs)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -234,66 +215,18 @@ def exactness(layout: str, seed: int, batches: list[Any], steps: int) -> float:
 
 def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
     """In a fresh process: DeepConvNet training steps; the RSS before and the peak during."""
-    import resource
-
     batches = make_batches(2, seed)
     w = init_weights("deep", seed)
     tr = Minigrad("deep", w) if kind == "minigrad" else Reference("deep", w, np.float32, "fast")
     np.random.seed(seed)  # noqa: NPY002
     tr.step(*batches[0])  # the first step allocates what every step reuses
-    before = status_kib("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        reset = True
-    except OSError:
-        reset = False
-    for i in range(steps):
-        tr.step(*batches[i % 2])
-    after = status_kib("VmRSS")
-    hwm = status_kib("VmHWM") if reset else None
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kib = 1 if sys.platform == "darwin" else 1024
-    return {
-        "kind": kind,
-        "rss_before": None if before is None else before * 1024,
-        "rss_after": None if after is None else after * 1024,
-        "steps_peak": None if hwm is None else hwm * 1024,
-        "process_peak": maxrss * kib,
-    }
-
-
-def run_child(kind: str, steps: int, seed: int, threads: int | None) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind]
-    cmd += ["--mem-steps", str(steps), "--seed", str(seed)]
-    env = None if not threads else {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench_conv: the {kind} child failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"kind": kind, **steps_peak(tr.step, batches, steps)}
 
 
 def bench_memory(steps: int, repeats: int, seed: int, threads: int | None) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {"minigrad": [], "numpy32": []}
-    for _ in range(repeats):
-        for kind in runs:  # alternated, so a machine-wide change hits both
-            runs[kind].append(run_child(kind, steps, seed, threads))
-    med: dict[str, dict[str, float | None]] = {}
-    for kind, rs in runs.items():
-        med[kind] = {}
-        for key in ("rss_before", "rss_after", "steps_peak", "process_peak"):
-            vals = [r[key] for r in rs if r[key] is not None]
-            med[kind][key] = float(np.median(vals)) if vals else None
-        m = med[kind]
-        peak = m["steps_peak"] if m["steps_peak"] is not None else m["process_peak"]
-        m["peak"] = peak
-        m["step_increment"] = (
-            None if peak is None or m["rss_before"] is None else peak - m["rss_before"]
-        )
-
-    def mib(v: float | None) -> str:
-        return "-" if v is None else f"{v / MiB:.1f}"
-
+    runs = child_runs(__file__, ["--mem-steps", str(steps), "--seed", str(seed)], repeats, threads)
+    keys = ("rss_before", "rss_after", "steps_peak", "process_peak")
+    med = median_peaks(runs, keys, increment="step_increment")
     print(f"DeepConvNet peak RSS, MiB (fresh process each, {steps} steps, median of {repeats}):")
     C.print_table(
         ["", "RSS before steps", "peak during steps", "steps' own peak", "RSS after steps"],
@@ -302,13 +235,7 @@ def bench_memory(steps: int, repeats: int, seed: int, threads: int | None) -> di
             for k, m in med.items()
         ],
     )
-    ratio = (med["minigrad"]["peak"] or 0) / (med["numpy32"]["peak"] or 1)
-    a, b = med["minigrad"]["step_increment"], med["numpy32"]["step_increment"]
-    inc_ratio = None if a is None or not b else a / b
-    print(f"peak during steps minigrad/numpy32: {ratio:.3f}")
-    if inc_ratio is not None:
-        print(f"steps' own peak minigrad/numpy32: {inc_ratio:.3f}")
-    print()
+    ratio, inc_ratio = peak_ratios(med, increment="step_increment")
     return {"runs": runs, "median": med, "peak_ratio": ratio, "increment_ratio": inc_ratio}
 
 
@@ -328,21 +255,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-deep", action="store_true", help="skip DeepConvNet (speed and memory)")
     p.add_argument("--no-book", action="store_true", help="skip the book's algorithm")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="limit BLAS (threadpoolctl) and PyTorch to N threads (default: as configured)",
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.steps = min(args.steps, 2)
         args.exact_steps = min(args.exact_steps, 3)
         args.mem_steps = min(args.mem_steps, 1)
-    args.blocks = args.blocks or (2 if args.quick else 15)
-    if args.quick and args.threads is None:
-        # A smoke run: one BLAS thread keeps it to seconds on a busy 2-core machine.
-        args.threads = 1
+    C.settle_blocks_threads(args, 15)
     return args
 
 
@@ -352,15 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.mem_steps, args.seed)))
         return 0
     torch = C.import_torch(args.no_torch)
-    limits = None
-    if args.threads:
-        # On a shared 2-core machine OpenBLAS's second thread mostly waits for a core: one
-        # thread gives steadier (and here faster) steps. Kept alive for the whole run.
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
+    limits = C.pin_threads(args.threads, torch)  # kept alive for the whole run
     info = C.env_info(torch)
     print("bench_conv: conv net training steps, ms/step, random MNIST-shaped data")
     C.print_env(info)

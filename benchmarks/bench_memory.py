@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,85 @@ def reset_peak() -> bool:
     except OSError:
         return False
     return True
+
+
+def mib(x: float | None) -> str:
+    """Bytes as MiB for a table cell ('-' for a missing value)."""
+    return "-" if x is None else f"{x / MiB:.1f}"
+
+
+# ------------------------------------------ shared with bench_conv, bench_rnn, bench_transformer
+
+
+def steps_peak(step: Callable[..., Any], batches: Sequence[Any], steps: int) -> dict[str, Any]:
+    """Run `step(*batch)` `steps` times (cycling through `batches`) after resetting VmHWM: the
+    RSS before and after, the steps' peak (None where VmHWM cannot be reset) and the
+    process's peak (ru_maxrss), in bytes."""
+    before = status_kib("VmRSS")
+    reset = reset_peak()
+    for i in range(steps):
+        step(*batches[i % len(batches)])
+    after = status_kib("VmRSS")
+    hwm = status_kib("VmHWM") if reset else None
+    return {
+        "rss_before": None if before is None else before * 1024,
+        "rss_after": None if after is None else after * 1024,
+        "steps_peak": None if hwm is None else hwm * 1024,
+        "process_peak": maxrss_bytes(),
+    }
+
+
+def child_runs(
+    script: str, args: Sequence[str], repeats: int, threads: int | None
+) -> dict[str, list[dict[str, Any]]]:
+    """`python script --child KIND args...` for KIND minigrad and numpy32, alternated (so that
+    a machine-wide change hits both) `repeats` times, each in a fresh process with OpenBLAS
+    limited to `threads` (if given): the JSON each printed last, per kind."""
+    env = None if not threads else {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
+    runs: dict[str, list[dict[str, Any]]] = {"minigrad": [], "numpy32": []}
+    for _ in range(repeats):
+        for kind in runs:
+            cmd = [sys.executable, str(Path(script).resolve()), "--child", kind, *args]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{Path(script).stem}: the {kind} child failed:\n{proc.stderr}")
+            runs[kind].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def median_peaks(
+    runs: dict[str, list[dict[str, Any]]], keys: Sequence[str], increment: str | None = None
+) -> dict[str, dict[str, float | None]]:
+    """Per kind, the median of each of `keys` over the runs (None where none measured it);
+    "peak": the steps' peak, else the process's; `increment` (if named): peak - rss_before."""
+    med: dict[str, dict[str, float | None]] = {}
+    for kind, rs in runs.items():
+        m: dict[str, float | None] = {}
+        for key in keys:
+            vals = [r[key] for r in rs if r[key] is not None]
+            m[key] = float(np.median(vals)) if vals else None
+        m["peak"] = m["steps_peak"] if m["steps_peak"] is not None else m["process_peak"]
+        if increment:
+            before, peak = m["rss_before"], m["peak"]
+            m[increment] = None if peak is None or before is None else peak - before
+        med[kind] = m
+    return med
+
+
+def peak_ratios(
+    med: dict[str, dict[str, float | None]], increment: str | None = None
+) -> tuple[float, float | None]:
+    """Print and return minigrad/numpy32 of the peaks and (if named) of the `increment`s."""
+    ratio = (med["minigrad"]["peak"] or 0) / (med["numpy32"]["peak"] or 1)
+    print(f"peak during steps minigrad/numpy32: {ratio:.3f}")
+    inc = None
+    if increment:
+        a, b = med["minigrad"][increment], med["numpy32"][increment]
+        inc = None if a is None or not b else a / b
+        if inc is not None:
+            print(f"steps' own peak minigrad/numpy32: {inc:.3f}")
+    print()
+    return ratio, inc
 
 
 # ------------------------------------------------------------------------------- the children
@@ -154,10 +235,6 @@ def run_child(kind: str, steps: int, sample_every: int, seed: int) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------- the report
-
-
-def mib(x: float | None) -> str:
-    return "-" if x is None else f"{x / MiB:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:

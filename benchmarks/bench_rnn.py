@@ -38,10 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +49,16 @@ sys.path.insert(0, str(HERE))
 
 import _common as C  # noqa: E402
 from _rnn_reference import LSTMLMReference, init_weights  # noqa: E402
-from bench_memory import status_kib  # noqa: E402
+from bench_memory import (  # noqa: E402
+    child_runs,
+    median_peaks,
+    mib,
+    peak_ratios,
+    status_kib,
+    steps_peak,
+)
 
 LR = 0.1
-MiB = 1024 * 1024
 #: (vocabulary, embedding, hidden, T, batch)
 SETTINGS = {"sequel": (10_000, 100, 100, 35, 20), "charlm": (103, 32, 256, 64, 32)}
 
@@ -185,16 +188,7 @@ def trainers(setting: str, torch: Any, seed: int) -> dict[str, Any]:
 def block(trainer: Any, batches: list[Any], steps: int) -> Any:
     """A candidate for C.interleave: ms per step over `steps` steps."""
     data = [trainer.batch(*b) for b in batches] if isinstance(trainer, Torch) else batches
-    state = {"i": 0}
-
-    def measure() -> float:
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            trainer.step(*data[state["i"] % len(data)])
-            state["i"] += 1
-        return (time.perf_counter() - t0) / steps * 1e3
-
-    return measure
+    return C.step_timer(trainer.step, data, steps)
 
 
 RATIOS = [("minigrad/numpy32", "minigrad", "numpy32"), ("torch/minigrad", "torch", "minigrad")]
@@ -203,22 +197,15 @@ RATIOS = [("minigrad/numpy32", "minigrad", "numpy32"), ("torch/minigrad", "torch
 def bench_speed(setting: str, args: argparse.Namespace, torch: Any) -> dict[str, Any]:
     cands = trainers(setting, torch, args.seed)
     batches = make_batches(setting, 4, args.seed)
-    raw = C.interleave(
-        {k: block(tr, batches, args.steps) for k, tr in cands.items()}, args.blocks, settle=0.1
-    )
-    step_ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
-    ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in RATIOS if a in raw and b in raw}
     V, D, H, T, N = SETTINGS[setting]
-    print(
+    res = C.time_candidates(
         f"{setting}: V {V}, embedding {D}, hidden {H}, T {T}, batch {N} "
-        f"({args.blocks} blocks of {args.steps} steps):"
+        f"({args.blocks} blocks of {args.steps} steps)",
+        {k: block(tr, batches, args.steps) for k, tr in cands.items()},
+        args.blocks,
+        RATIOS,
     )
-    for title, table in [("ms/step", step_ms), ("ratio (per block)", ratios)]:
-        C.print_table(
-            [title, "median", "min", "max"],
-            [[k, *(C.fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
-        )
-    return {"steps_per_block": args.steps, "step_ms": step_ms, "ratios": ratios}
+    return {"steps_per_block": args.steps, **res}
 
 
 def exactness(setting: str, seed: int, steps: int) -> float:
@@ -230,8 +217,7 @@ def exactness(setting: str, seed: int, steps: int) -> float:
         for i in range(steps):
             tr.step(*batches[i % len(batches)])
         runs.append(tr.weights())
-    got, ref = runs
-    return max(float(np.max(np.abs(got[k] - ref[k])) / np.max(np.abs(ref[k]))) for k in ref)
+    return C.max_rel_diff(*runs)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -240,8 +226,6 @@ def exactness(setting: str, seed: int, steps: int) -> float:
 def child(kind: str, setting: str, steps: int, seed: int) -> dict[str, Any]:
     """In a fresh process: truncated-BPTT steps in `setting`; the RSS before and the peak
     during."""
-    import resource
-
     if kind == "minigrad":
         import minigrad.nn  # noqa: F401 - its import is charged to it, before anything runs
     imports = status_kib("VmRSS")
@@ -249,60 +233,20 @@ def child(kind: str, setting: str, steps: int, seed: int) -> dict[str, Any]:
     batches = make_batches(setting, 2, seed)
     tr = Minigrad(w) if kind == "minigrad" else Reference(w)
     tr.step(*batches[0])  # the first step allocates what every step reuses
-    before = status_kib("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        reset = True
-    except OSError:
-        reset = False
-    for i in range(steps):
-        tr.step(*batches[i % 2])
-    after = status_kib("VmRSS")
-    hwm = status_kib("VmHWM") if reset else None
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kib = 1 if sys.platform == "darwin" else 1024
     return {
         "kind": kind,
         "rss_imports": None if imports is None else imports * 1024,
-        "rss_before": None if before is None else before * 1024,
-        "rss_after": None if after is None else after * 1024,
-        "steps_peak": None if hwm is None else hwm * 1024,
-        "process_peak": maxrss * kib,
+        **steps_peak(tr.step, batches, steps),
     }
-
-
-def run_child(
-    kind: str, setting: str, steps: int, seed: int, threads: int | None
-) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--setting", setting]
-    cmd += ["--mem-steps", str(steps), "--seed", str(seed)]
-    env = None if not threads else {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench_rnn: the {kind} child failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def bench_memory(
     setting: str, steps: int, repeats: int, seed: int, threads: int | None
 ) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {"minigrad": [], "numpy32": []}
-    for _ in range(repeats):
-        for kind in runs:  # alternated, so a machine-wide change hits both
-            runs[kind].append(run_child(kind, setting, steps, seed, threads))
-    med: dict[str, dict[str, float | None]] = {}
-    for kind, rs in runs.items():
-        med[kind] = {}
-        for key in ("rss_imports", "rss_before", "rss_after", "steps_peak", "process_peak"):
-            vals = [r[key] for r in rs if r[key] is not None]
-            med[kind][key] = float(np.median(vals)) if vals else None
-        m = med[kind]
-        m["peak"] = m["steps_peak"] if m["steps_peak"] is not None else m["process_peak"]
-
-    def mib(v: float | None) -> str:
-        return "-" if v is None else f"{v / MiB:.1f}"
-
+    args = ["--setting", setting, "--mem-steps", str(steps), "--seed", str(seed)]
+    runs = child_runs(__file__, args, repeats, threads)
+    keys = ("rss_imports", "rss_before", "rss_after", "steps_peak", "process_peak")
+    med = median_peaks(runs, keys)
     print(f"truncated-BPTT peak RSS, MiB ({setting}, fresh process each, {steps} steps):")
     C.print_table(
         ["", "after imports", "RSS before steps", "peak during steps", "RSS after steps"],
@@ -311,9 +255,7 @@ def bench_memory(
             for k, m in med.items()
         ],
     )
-    ratio = (med["minigrad"]["peak"] or 0) / (med["numpy32"]["peak"] or 1)
-    print(f"peak during steps minigrad/numpy32: {ratio:.3f}")
-    print()
+    ratio, _ = peak_ratios(med)
     return {"runs": runs, "median": med, "peak_ratio": ratio}
 
 
@@ -331,11 +273,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mem-steps", type=int, default=20, help="steps per memory run (20)")
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="limit BLAS (threadpoolctl) and PyTorch to N threads (default: as configured)",
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     p.add_argument("--setting", choices=sorted(SETTINGS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -343,9 +281,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.steps = min(args.steps, 1)
         args.exact_steps = min(args.exact_steps, 2)
         args.mem_steps = min(args.mem_steps, 3)
-    args.blocks = args.blocks or (2 if args.quick else 15)
-    if args.quick and args.threads is None:
-        args.threads = 1
+    C.settle_blocks_threads(args, 15)
     return args
 
 
@@ -355,13 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.setting, args.mem_steps, args.seed)))
         return 0
     torch = C.import_torch(args.no_torch)
-    limits = None
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
+    limits = C.pin_threads(args.threads, torch)  # kept alive for the whole run
     info = C.env_info(torch)
     print("bench_rnn: LSTM language-model training steps, ms/step, random ids")
     C.print_env(info)

@@ -38,8 +38,6 @@ import argparse
 import collections
 import functools
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,9 +50,8 @@ sys.path.insert(0, str(HERE))
 
 import _common as C  # noqa: E402
 from _transformer_reference import BLOCK_PARAMS, BlockRef, GPTRef, init_block, init_gpt  # noqa: E402
-from bench_memory import status_kib  # noqa: E402
+from bench_memory import child_runs, median_peaks, mib, peak_ratios, steps_peak  # noqa: E402
 
-MiB = 1024 * 1024
 F32 = np.float32
 
 
@@ -270,16 +267,7 @@ class TorchGPT:
 def block_runner(trainer: Any, batches: list[Any], steps: int) -> Any:
     """A candidate for C.interleave: ms per step over `steps` steps."""
     data = [trainer.batch(*b) if hasattr(trainer, "batch") else b for b in batches]
-    state = {"i": 0}
-
-    def measure() -> float:
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            trainer.step(*data[state["i"] % len(data)])
-            state["i"] += 1
-        return (time.perf_counter() - t0) / steps * 1e3
-
-    return measure
+    return C.step_timer(trainer.step, data, steps)
 
 
 def make_batches(d: dict[str, Any], n: int, seed: int) -> dict[str, list[Any]]:
@@ -301,23 +289,18 @@ def make_batches(d: dict[str, Any], n: int, seed: int) -> dict[str, list[Any]]:
 def run_table(
     title: str, cands: dict[str, Any], batches: list[Any], args: argparse.Namespace, steps: int
 ) -> dict[str, Any]:
-    raw = C.interleave(
-        {k: block_runner(tr, batches, steps) for k, tr in cands.items()}, args.blocks, settle=0.1
-    )
-    ms = {k: {**C.summary(v), "blocks": v} for k, v in raw.items()}
     pairs = [
         ("minigrad/numpy32", "minigrad", "numpy32"),
         ("minigrad/torch", "minigrad", "torch"),
         ("numpy32/torch", "numpy32", "torch"),
     ]
-    ratios = {n: C.ratio_stats(raw[a], raw[b]) for n, a, b in pairs if a in raw and b in raw}
-    print(f"{title} ({args.blocks} blocks of {steps} steps):")
-    for head, table in [("ms/step", ms), ("ratio (per block)", ratios)]:
-        C.print_table(
-            [head, "median", "min", "max"],
-            [[k, *(C.fmt(v[s], 3) for s in ("median", "min", "max"))] for k, v in table.items()],
-        )
-    return {"steps_per_block": steps, "step_ms": ms, "ratios": ratios}
+    res = C.time_candidates(
+        f"{title} ({args.blocks} blocks of {steps} steps)",
+        {k: block_runner(tr, batches, steps) for k, tr in cands.items()},
+        args.blocks,
+        pairs,
+    )
+    return {"steps_per_block": steps, **res}
 
 
 # ----------------------------------------------------------------------------- exactness
@@ -464,70 +447,23 @@ def profile_reference(d: dict[str, Any], seed: int, batches: list[Any], steps: i
 
 def child(kind: str, steps: int, seed: int) -> dict[str, Any]:
     """In a fresh process: GPT training steps; the RSS before and the peak during."""
-    import resource
-
     d = defaults()
     batches = make_batches(d, 2, seed)["step"]
     w = init_gpt(d["vocab"], d["context"], d["d_model"], d["n_layers"], d["d_ff"], seed)
     tr = MinigradGPT(w, d) if kind == "minigrad" else NumpyGPT(w, d)
     tr.step(*batches[0])  # the first step allocates what every step reuses
-    before = status_kib("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        reset = True
-    except OSError:
-        reset = False
-    for i in range(steps):
-        tr.step(*batches[i % 2])
-    hwm = status_kib("VmHWM") if reset else None
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "kind": kind,
-        "rss_before": None if before is None else before * 1024,
-        "steps_peak": None if hwm is None else hwm * 1024,
-        "process_peak": maxrss * (1 if sys.platform == "darwin" else 1024),
-    }
+    return {"kind": kind, **steps_peak(tr.step, batches, steps)}
 
 
 def bench_memory(steps: int, repeats: int, seed: int, threads: int | None) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {"minigrad": [], "numpy32": []}
-    env = None if not threads else {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
-    for _ in range(repeats):
-        for kind in runs:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind]
-            cmd += ["--mem-steps", str(steps), "--seed", str(seed)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-            if proc.returncode != 0:
-                raise RuntimeError(f"bench_transformer: the {kind} child failed:\n{proc.stderr}")
-            runs[kind].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    med: dict[str, dict[str, float | None]] = {}
-    for kind, rs in runs.items():
-        m: dict[str, float | None] = {}
-        for key in ("rss_before", "steps_peak", "process_peak"):
-            vals = [r[key] for r in rs if r[key] is not None]
-            m[key] = float(np.median(vals)) if vals else None
-        m["peak"] = m["steps_peak"] if m["steps_peak"] is not None else m["process_peak"]
-        m["increment"] = (
-            None if m["peak"] is None or m["rss_before"] is None else m["peak"] - m["rss_before"]
-        )
-        med[kind] = m
-
-    def mib(v: float | None) -> str:
-        return "-" if v is None else f"{v / MiB:.1f}"
-
+    runs = child_runs(__file__, ["--mem-steps", str(steps), "--seed", str(seed)], repeats, threads)
+    med = median_peaks(runs, ("rss_before", "steps_peak", "process_peak"), increment="increment")
     print(f"GPT step peak RSS, MiB (fresh process each, {steps} steps, median of {repeats}):")
     C.print_table(
         ["", "RSS before steps", "peak during steps", "steps' own peak"],
         [[k, mib(m["rss_before"]), mib(m["peak"]), mib(m["increment"])] for k, m in med.items()],
     )
-    ratio = (med["minigrad"]["peak"] or 0) / (med["numpy32"]["peak"] or 1)
-    a, b = med["minigrad"]["increment"], med["numpy32"]["increment"]
-    inc = None if a is None or not b else a / b
-    print(f"peak during steps minigrad/numpy32: {ratio:.3f}")
-    if inc is not None:
-        print(f"steps' own peak minigrad/numpy32: {inc:.3f}")
-    print()
+    ratio, inc = peak_ratios(med, increment="increment")
     return {"runs": runs, "median": med, "peak_ratio": ratio, "increment_ratio": inc}
 
 
@@ -547,9 +483,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="weights and batches seed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak RSS runs")
     p.add_argument("--no-profile", action="store_true", help="skip the per-op profile")
-    p.add_argument(
-        "--threads", type=int, help="limit BLAS (threadpoolctl) and PyTorch to N threads"
-    )
+    C.add_threads_arg(p)
     p.add_argument("--child", choices=["minigrad", "numpy32"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -557,9 +491,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.block_steps = min(args.block_steps, 2)
         args.profile_steps = min(args.profile_steps, 1)
         args.mem_steps = min(args.mem_steps, 1)
-        if args.threads is None:
-            args.threads = 1
-    args.blocks = args.blocks or (2 if args.quick else 15)
+    C.settle_blocks_threads(args, 15)
     return args
 
 
@@ -569,13 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.mem_steps, args.seed)))
         return 0
     torch = C.import_torch(args.no_torch)
-    limits = None
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
+    limits = C.pin_threads(args.threads, torch)  # kept alive for the whole run
     info = C.env_info(torch)
     d = defaults()
     print(

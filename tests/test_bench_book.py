@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scripts
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -38,10 +38,7 @@ def test_the_book_kit_and_minigrad_book_compute_the_same_step():
 
 def test_quick_run_writes_the_report(tmp_path):
     out = tmp_path / "book.json"
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / "bench_book.py"), "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    proc = scripts.run(BENCH / "bench_book.py", "--quick", "--json", str(out), timeout=300)
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(out.read_text())
     assert rep["benchmark"] == "book"
@@ -49,8 +46,5 @@ def test_quick_run_writes_the_report(tmp_path):
     assert set(rep["ratios"]) == {"book64/minigrad64", "book64/minigrad32"}
     assert [b["op"] for b in rep["bars"]] == [">=", ">=", "<="]
     assert rep["exactness"] < 1e-9
-    help_ = subprocess.run(
-        [sys.executable, str(BENCH / "bench_book.py"), "--help"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    help_ = scripts.run(BENCH / "bench_book.py", "--help")
     assert help_.returncode == 0 and help_.stdout.startswith("usage: bench_book.py")

@@ -4,23 +4,16 @@ candidates, ratios, exactness, memory and bars (no timing is asserted: the machi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import scripts
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_conv.py"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_help():
-    proc = run("--help")
+    proc = scripts.run(SCRIPT, "--help")
     assert proc.returncode == 0, proc.stderr
     for option in ("--quick", "--json", "--check", "--blocks", "--no-torch", "--no-deep"):
         assert option in proc.stdout
@@ -30,7 +23,7 @@ def test_help():
 @pytest.mark.slow
 def test_quick_report(tmp_path):
     out = tmp_path / "conv.json"
-    proc = run("--quick", "--no-torch", "--json", str(out))
+    proc = scripts.run(SCRIPT, "--quick", "--no-torch", "--json", str(out), timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (
         "SimpleConvNet, batch 100" in proc.stdout

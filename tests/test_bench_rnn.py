@@ -5,25 +5,18 @@ machine is noisy); and the hand-written reference trains exactly like minigrad's
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scripts
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCH / "bench_rnn.py"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_help():
-    proc = run("--help")
+    proc = scripts.run(SCRIPT, "--help")
     assert proc.returncode == 0, proc.stderr
     for option in ("--quick", "--json", "--check", "--blocks", "--no-torch", "--threads"):
         assert option in proc.stdout
@@ -33,7 +26,7 @@ def test_help():
 @pytest.mark.slow
 def test_quick_report(tmp_path):
     out = tmp_path / "rnn.json"
-    proc = run("--quick", "--no-torch", "--json", str(out))
+    proc = scripts.run(SCRIPT, "--quick", "--no-torch", "--json", str(out), timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "bars (docs/architecture.md, Speed and memory):" in proc.stdout
     rep = json.loads(out.read_text())

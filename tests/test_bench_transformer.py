@@ -5,12 +5,12 @@ JSON report with the candidates, exactness, profile and bars (no timing is asser
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scripts
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCH / "bench_transformer.py"
@@ -23,14 +23,8 @@ D = {"vocab": 11, "context": 8, "d_model": 16, "n_heads": 4, "n_layers": 2, "d_f
 D["batch"], D["lr"] = 3, 1e-3
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
-    )
-
-
 def test_help():
-    proc = run("--help")
+    proc = scripts.run(SCRIPT, "--help")
     assert proc.returncode == 0, proc.stderr
     for option in ("--quick", "--json", "--check", "--blocks", "--no-torch", "--threads"):
         assert option in proc.stdout
@@ -85,7 +79,7 @@ def test_reference_gpt_step_equals_minigrads():
 @pytest.mark.slow
 def test_quick_report(tmp_path):
     out = tmp_path / "t.json"
-    proc = run("--quick", "--no-torch", "--json", str(out))
+    proc = scripts.run(SCRIPT, "--quick", "--no-torch", "--json", str(out), timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "GPT training step" in proc.stdout and "time inside ops" in proc.stdout
     rep = json.loads(out.read_text())

@@ -29,6 +29,25 @@ def _kernel(value: Any, layer: str) -> tuple[int, int]:
     return _size(items[0], layer, "kernel_size"), _size(items[1], layer, "kernel_size")
 
 
+def _conv_settings(
+    name: str,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int],
+    padding: int | tuple[int, int],
+) -> tuple[int, int, tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """The settings Conv2d and ConvTranspose2d share, checked (so that a bad one fails where
+    the layer is made): in_channels, out_channels, kernel_size, stride, padding."""
+    return (
+        _size(in_channels, name, "in_channels"),
+        _size(out_channels, name, "out_channels"),
+        _kernel(kernel_size, name),
+        _pair(stride, "stride", name, 1),
+        _pair(padding, "padding", name, 0),
+    )
+
+
 class Conv2d(Module):
     """2-D convolution: x (N, in_channels, H, W) -> (N, out_channels, OH, OW), with
     OH = (H + 2 * padding - KH) // stride + 1.
@@ -53,12 +72,9 @@ class Conv2d(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.in_channels = _size(in_channels, name, "in_channels")
-        self.out_channels = _size(out_channels, name, "out_channels")
-        self.kernel_size = _kernel(kernel_size, name)
-        # Checked now, so that a bad setting fails where the layer is made.
-        self.stride = _pair(stride, "stride", name, 1)
-        self.padding = _pair(padding, "padding", name, 0)
+        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = (
+            _conv_settings(name, in_channels, out_channels, kernel_size, stride, padding)
+        )
         dt = get_default_dtype() if dtype is None else np.dtype(dtype)
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
@@ -107,11 +123,9 @@ class ConvTranspose2d(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.in_channels = _size(in_channels, name, "in_channels")
-        self.out_channels = _size(out_channels, name, "out_channels")
-        self.kernel_size = _kernel(kernel_size, name)
-        self.stride = _pair(stride, "stride", name, 1)
-        self.padding = _pair(padding, "padding", name, 0)
+        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = (
+            _conv_settings(name, in_channels, out_channels, kernel_size, stride, padding)
+        )
         self.output_padding = _pair(output_padding, "output_padding", name, 0)
         if any(o >= s for o, s in zip(self.output_padding, self.stride)):
             raise ValueError(

@@ -235,12 +235,13 @@ class _RNNBase(Module):
         self,
         input_size: int,
         hidden_size: int,
-        num_layers: int,
-        bias: bool,
-        batch_first: bool,
-        dropout: float,
-        dtype: Any,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        dtype: Any = None,
     ) -> None:
+        # LSTM and GRU take exactly these (PyTorch's signature) and inherit this __init__.
         super().__init__()
         name = type(self).__name__
         self.input_size = _size(input_size, name, "input_size")
@@ -472,18 +473,6 @@ class LSTM(_RNNBase):
 
     kind = "LSTM"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype)
-
     def _initial(self, hx: Any, s: tuple[int, ...]) -> list[Any]:
         if hx is None:
             return [(None, None)] * self.num_layers
@@ -520,18 +509,6 @@ class GRU(_RNNBase):
     """
 
     kind = "GRU"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype)
 
     def _run_layer(self, xws: tuple[Variable, ...], layer: int, h: Any) -> tuple[list[Any], Any]:
         _, W_hh, _, b_hh = self._weights(layer)
