@@ -125,7 +125,7 @@ class _Layer:
         if out.creator is None:  # nothing recorded (an input that does not require grad)
             return np.zeros(x.shape)
         out.backward(g.astype(out.dtype, copy=False))
-        return np.zeros_like(x.data) if x.grad is None else x.grad.data
+        return _grad(x)
 
     def backward(self, dout: Any) -> np.ndarray:
         """The gradient for the last forward's input, given `dout` for its output."""

@@ -175,12 +175,9 @@ class _MultiLayer(_BookNet):
         lam = self.weight_decay_lambda
         if lam:
             for idx in range(1, self.hidden_layer_num + 2):
-                W = self._params_obj(f"W{idx}")
+                W = getattr(self, f"W{idx}")  # the Parameter (set by _build)
                 loss = loss + (0.5 * lam) * F.sum(W * W)
         return loss
-
-    def _params_obj(self, key: str) -> Parameter:
-        return dict(self._named)[key]
 
     def predict(self, x: Any, train_flg: bool = False) -> np.ndarray:  # type: ignore[override]
         """Logits (N, output_size) as an ndarray, as the book's predict returns them."""
