@@ -286,7 +286,7 @@ class Variable:
                     if y is not None:
                         y.creator = None
             for x in f.inputs:
-                if type(x) is not Variable and not isinstance(x, Variable):
+                if not isinstance(x, Variable):
                     continue
                 c = x.creator
                 if c is not None:
