@@ -350,9 +350,12 @@ class _Checksums(tuple):
     def __new__(cls, f: Function) -> _Checksums:
         v = f._versions
         n = len(f.inputs)
-        self = super().__new__(
-            cls, (None,) * n if v is None else (v,) + (None,) * (n - 1) if type(v) is int else v
-        )
+        # As a tuple by position whatever _record noted: none, input 0's bare int, or a tuple.
+        if v is None:
+            v = (None,) * n
+        elif type(v) is int:
+            v = (v,) + (None,) * (n - 1)
+        self = super().__new__(cls, v)
         xs = f.saved_inputs
         self.inputs = [(i, _crc(xs[i])) for i, x in enumerate(f.inputs) if isinstance(x, Variable)]
         self.outputs = [(j, _crc(a)) for j, a in enumerate(f.saved_outputs)]

@@ -266,8 +266,9 @@ class Variable:
     def unchain_backward(self) -> None:
         """Cut the graph behind this Variable (DeZero's name, for truncated backprop through
         time): every Variable it was computed from (and every other output of the ops that
-        made them) forgets its creator, and every op on the way forgets its parents, so the history behind a hidden state can be freed and a
-        later backward stops there. This Variable keeps its own creator.
+        made them) forgets its creator, and every op on the way forgets its parents, so the
+        history behind a hidden state can be freed and a later backward stops there. This
+        Variable keeps its own creator.
 
         Walks the graph with a stack, not recursion, so a history of any length is cut.
         """
@@ -286,7 +287,7 @@ class Variable:
                     if y is not None:
                         y.creator = None
             for x in f.inputs:
-                if type(x) is not Variable and not isinstance(x, Variable):
+                if not isinstance(x, Variable):
                     continue
                 c = x.creator
                 if c is not None:

@@ -1,6 +1,7 @@
 """`Variable`'s operators and method forms, attached when `minigrad.functions` is imported
-(the engine imports nothing above it); the comparisons and NumPy's ufuncs are in `_ufuncs.py`. Each is the op function itself where the signatures
-agree (`x.sum(axis)` is `F.sum(x, axis)`); reflected operators swap the operands."""
+(the engine imports nothing above it); the comparisons and NumPy's ufuncs are in
+`_ufuncs.py`. Each is the op function itself where the signatures agree (`x.sum(axis)` is
+`F.sum(x, axis)`); reflected operators swap the operands."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 NumPy hands a ufunc call with a Variable operand (`np.exp(v)`, and `ndarray + v`, which
 NumPy runs as `np.add(ndarray, v)`) to `Variable.__array_ufunc__`, which looks the ufunc up
-in `UFUNC_OPS` (copied into core's table when the operators are attached): a ufunc with a minigrad op runs
-that op, recorded and differentiable; a comparison gives a boolean ndarray (not
-differentiable); any other call is a TypeError that says what to use (`refuse_ufunc`).
+in `UFUNC_OPS` (copied into core's table when the operators are attached): a ufunc with a
+minigrad op runs that op, recorded and differentiable; a comparison gives a boolean ndarray
+(not differentiable); any other call is a TypeError that says what to use (`refuse_ufunc`).
 
 `==` and `!=` are not comparisons here: Variables compare by identity (the engine keys dicts
 and sets on them), so `np.equal(a, v)` (which `a == v` runs) is `a is v`, as `v == a` is.

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Variable, _apply2
+from minigrad.core import Variable, _apply2, as_variable
 from minigrad.functions import conv as C
 from minigrad.functions._util import check_float, shape_of, shape_str
 
@@ -64,7 +64,8 @@ class ConvTranspose2d(C._Windowed):
             if need[0]:
                 gx = C.Conv2d(g)(gy, W)
             if need[1]:
-                gW = C._conv_gW(C._gy_matrix(_var(x), gy.shape, g), gy, W.shape, g, None)
+                # A constant x stays an ndarray even when the backward records.
+                gW = C._conv_gW(C._gy_matrix(as_variable(x), gy.shape, g), gy, W.shape, g, None)
         else:
             # conv2d's forward on gy is gx; the window matrix it builds serves gW too.
             conv = C.Conv2d(g)
@@ -87,11 +88,6 @@ class ConvTranspose2d(C._Windowed):
         )
         tail = f", output_padding {extra}" if any(extra) else ""
         return f"{self.name} {g.text()}{tail}"
-
-
-def _var(x: Any) -> Variable:
-    """x as a Variable (a constant input stays an ndarray even when the backward records)."""
-    return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
 
 
 def conv_transpose2d(
