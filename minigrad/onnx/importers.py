@@ -136,12 +136,6 @@ def _gelu(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     return F.gelu(xs[0], approximate)
 
 
-@imports("Greater")
-def _greater(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # A comparison has no gradient: it runs on the data (a mask built from shapes).
-    return np.greater(_array(xs[0], "Greater input"), _array(xs[1], "Greater input"))
-
-
 @imports("IsNaN")
 def _is_nan(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     return np.isnan(_array(xs[0], "IsNaN input"))
