@@ -130,10 +130,7 @@ def _clip(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("Gelu")
 def _gelu(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    approximate = attrs.get("approximate", "none")
-    if isinstance(approximate, bytes):
-        approximate = approximate.decode()
-    return F.gelu(xs[0], approximate)
+    return F.gelu(xs[0], attrs.get("approximate", "none"))
 
 
 @imports("IsNaN")

@@ -158,8 +158,6 @@ def ready(call: Call, values: dict[int, Value]) -> bool:
 
 def _check(attrs: dict[str, Any], n_outputs: int) -> str | None:
     direction = attrs.get("direction", "forward")
-    if isinstance(direction, bytes):
-        direction = direction.decode()
     if direction != "forward":
         return f"direction {direction!r} (only 'forward')"
     if attrs.get("clip") is not None:
