@@ -190,7 +190,9 @@ def export_onnx(net: nn.Module, path: str, x_test: Any, t_test: Any, acc: float)
     )
 
 
-def plot_lm_curves(history: dict[str, list[float]], baseline: float, path: str) -> str:
+def plot_lm_curves(
+    history: dict[str, list[float]], baseline: float, path: str, title: str = "character GPT"
+) -> str:
     """A language model's train and validation loss per evaluation (nats per character) beside
     a baseline's (the bigram's) horizontal line, into a PNG; returns the path."""
     import matplotlib
@@ -202,7 +204,7 @@ def plot_lm_curves(history: dict[str, list[float]], baseline: float, path: str) 
     ax.plot(history["step"], history["train"], marker="o", label="train")
     ax.plot(history["step"], history["val"], marker="s", label="validation")
     ax.axhline(baseline, color="gray", linestyle="--", label=f"bigram baseline {baseline:.3f}")
-    ax.set(xlabel="training step", ylabel="loss (nats per character)", title="character GPT")
+    ax.set(xlabel="training step", ylabel="loss (nats per character)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

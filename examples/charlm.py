@@ -36,7 +36,7 @@ from minigrad import F, nn
 from minigrad.data.text import CharVocab, bigram_loss, load_text, split_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _training import count, make_optimizer, progress, warn  # noqa: E402
+from _training import count, make_optimizer, plot_lm_curves, progress, warn  # noqa: E402
 
 # The defaults: validation loss about 0.6x the bigram's in 4.5 minutes on 2 busy cores.
 MODEL, HIDDEN, EMBED, LAYERS = "lstm", 256, 32, 1
@@ -176,25 +176,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def plot(history: dict[str, list[float]], bigram: float, path: str, title: str) -> None:
-    """Training and validation loss per evaluation, the bigram's as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(history["step"], history["train_loss"], marker="o", label="train")
-    ax.plot(history["step"], history["val_loss"], marker="s", label="validation")
-    ax.axhline(bigram, color="gray", linestyle="--", label="bigram (validation)")
-    ax.set(xlabel="step", ylabel="loss (nats per character)", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def export(model: CharLM, path: str, x: np.ndarray) -> None:
     """Write the model as ONNX (any batch size; the sequence length of x) and compare
     onnxruntime's logits with minigrad's on x."""
@@ -235,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f", bigram {bigram:.4f}",
         flush=True,
     )
-    history: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": []}
+    history: dict[str, list[float]] = {"step": [], "train": [], "val": []}
     budget = args.minutes * 60
     start = time.perf_counter()
     step, state, pos, done = 0, None, 0, False
@@ -256,10 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = step == args.steps if args.steps else time.perf_counter() - start >= budget
         val = evaluate(model, val_ids, args.batch_size, args.context)
         history["step"].append(step)
-        history["train_loss"].append(float(np.mean(losses)))
-        history["val_loss"].append(val)
+        history["train"].append(float(np.mean(losses)))
+        history["val"].append(val)
         print(
-            f"step {step}  train_loss {history['train_loss'][-1]:.4f}  val_loss {val:.4f}  "
+            f"step {step}  train_loss {history['train'][-1]:.4f}  val_loss {val:.4f}  "
             f"bigram {bigram:.4f}  ratio {val / bigram:.3f}  {time.perf_counter() - start:.1f}s",
             flush=True,
         )
@@ -276,13 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {weights}", flush=True)
     try:
         curves = os.path.join(args.out, "curves.png")
-        plot(history, bigram, curves, f"character LM ({args.model.upper()} {args.hidden})")
+        plot_lm_curves(
+            history, bigram, curves, f"character LM ({args.model.upper()} {args.hidden})"
+        )
         print(f"wrote {curves}", flush=True)
     except ImportError:
         warn("curves.png needs matplotlib: pip install 'minigrad[examples]'")
     if args.export is not None:
         export(model, args.export, streams(val_ids, 3)[:, : 2 * args.context])
-    print(f"val_loss {history['val_loss'][-1]:.4f} bigram {bigram:.4f}", flush=True)
+    print(f"val_loss {history['val'][-1]:.4f} bigram {bigram:.4f}", flush=True)
     return 0
 
 

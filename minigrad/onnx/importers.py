@@ -130,16 +130,7 @@ def _clip(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
 
 @imports("Gelu")
 def _gelu(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    approximate = attrs.get("approximate", "none")
-    if isinstance(approximate, bytes):
-        approximate = approximate.decode()
-    return F.gelu(xs[0], approximate)
-
-
-@imports("Greater")
-def _greater(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
-    # A comparison has no gradient: it runs on the data (a mask built from shapes).
-    return np.greater(_array(xs[0], "Greater input"), _array(xs[1], "Greater input"))
+    return F.gelu(xs[0], attrs.get("approximate", "none"))
 
 
 @imports("IsNaN")

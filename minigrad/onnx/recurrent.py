@@ -158,8 +158,6 @@ def ready(call: Call, values: dict[int, Value]) -> bool:
 
 def _check(attrs: dict[str, Any], n_outputs: int) -> str | None:
     direction = attrs.get("direction", "forward")
-    if isinstance(direction, bytes):
-        direction = direction.decode()
     if direction != "forward":
         return f"direction {direction!r} (only 'forward')"
     if attrs.get("clip") is not None:
@@ -209,6 +207,8 @@ def _recurrent(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
     xw = F.linear(F.reshape(X, (T * N, C)), F.transpose(W_ih), b)
     steps = F.unbind(F.reshape(xw, (T, N, G * H)), axis=0)
     W_hhT = F.transpose(W_hh)
+    # The GRU's hidden bias sits inside r * (W_hh h + b_hh): zeros where the node has no B.
+    gru_b_hh = np.zeros(G * H, xw.dtype) if b_hh is None else b_hh
     h = None if h0 is None else h0[0]
     c = None if c0 is None else c0[0]
     hs = []
@@ -220,10 +220,7 @@ def _recurrent(xs: list[Any], attrs: dict[str, Any], ctx: Context) -> Any:
         elif kind == "GRU":
             if h is None:
                 h = np.zeros((N, H), xw.dtype)
-            if b_hh is None:
-                h = gru_step(xw_t, h, W_hhT, np.zeros(G * H, xw.dtype))
-            else:
-                h = gru_step(xw_t, h, W_hhT, b_hh)
+            h = gru_step(xw_t, h, W_hhT, gru_b_hh)
         else:
             h = rnn_step(xw_t, h, W_hhT, F.relu if act.lower() == "relu" else F.tanh)
         hs.append(h)
