@@ -99,15 +99,22 @@ TORCH_LAYOUTS[Conv2d] = _conv_slots
 TORCH_LAYOUTS[Convolution] = _conv_slots
 
 
-def _conv_transpose_slots(m: ConvTranspose2d) -> list[TorchSlot]:
-    # PyTorch's names and layout already: weight (C_in, C_out, KH, KW), bias (C_out,).
-    slots = [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
-    if m.bias is not None:
-        slots.append(TorchSlot("bias", m.bias.data, _same, _same, m.bias))
+def _as_is(*names: str) -> Callable[[Any], list[TorchSlot]]:
+    """The layout of a layer whose parameters `names` already have PyTorch's names and
+    layouts (one that is None, like a layer's absent bias, is left out)."""
+
+    def slots(m: Module) -> list[TorchSlot]:
+        return [
+            TorchSlot(name, p.data, _same, _same, p)
+            for name in names
+            if (p := getattr(m, name)) is not None
+        ]
+
     return slots
 
 
-TORCH_LAYOUTS[ConvTranspose2d] = _conv_transpose_slots
+# PyTorch's names and layout already: weight (C_in, C_out, KH, KW), bias (C_out,).
+TORCH_LAYOUTS[ConvTranspose2d] = _as_is("weight", "bias")
 
 
 def _batch_norm_slots(m: BatchNorm1d | BatchNorm2d | BatchNormalization) -> list[TorchSlot]:
@@ -143,37 +150,13 @@ for _cls in (RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell):
     TORCH_LAYOUTS[_cls] = _own_names_slots
 
 
-def _embedding_slots(m: Embedding) -> list[TorchSlot]:
-    # nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
-    return [TorchSlot("weight", m.weight.data, _same, _same, m.weight)]
-
-
-TORCH_LAYOUTS[Embedding] = _embedding_slots
-
-
-def _layer_norm_slots(m: LayerNorm) -> list[TorchSlot]:
-    # nn.LayerNorm's weight and bias have minigrad's names and layout.
-    return [
-        TorchSlot(name, p.data, _same, _same, p)
-        for name, p in (("weight", m.weight), ("bias", m.bias))
-        if p is not None
-    ]
-
-
-TORCH_LAYOUTS[LayerNorm] = _layer_norm_slots
-
-
-def _mha_slots(m: MultiheadAttention) -> list[TorchSlot]:
-    # nn.MultiheadAttention's packed in_proj_weight (3E, E) and in_proj_bias, held as they
-    # are; out_proj is a Linear, mapped as one (out_proj.weight, out_proj.bias).
-    return [
-        TorchSlot(name, p.data, _same, _same, p)
-        for name, p in (("in_proj_weight", m.in_proj_weight), ("in_proj_bias", m.in_proj_bias))
-        if p is not None
-    ]
-
-
-TORCH_LAYOUTS[MultiheadAttention] = _mha_slots
+# nn.Embedding keeps weight as (num_embeddings, embedding_dim), as minigrad does.
+TORCH_LAYOUTS[Embedding] = _as_is("weight")
+# nn.LayerNorm's weight and bias have minigrad's names and layout.
+TORCH_LAYOUTS[LayerNorm] = _as_is("weight", "bias")
+# nn.MultiheadAttention's packed in_proj_weight (3E, E) and in_proj_bias, held as they
+# are; out_proj is a Linear, mapped as one (out_proj.weight, out_proj.bias).
+TORCH_LAYOUTS[MultiheadAttention] = _as_is("in_proj_weight", "in_proj_bias")
 
 
 def _layout(m: Module) -> Callable[[Any], list[TorchSlot]] | None:

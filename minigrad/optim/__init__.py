@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._archive import read_archive, write_archive
-from minigrad.core import Variable
+from minigrad.core import Variable, increment_version
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
 
@@ -234,9 +234,8 @@ class Optimizer:
                 g = p.grad
                 if g is not None:
                     self._apply(p.data, g.data, state, group)
-                    p._version += (
-                        1  # an in-place change: graphs recorded before it must not backward
-                    )
+                    # An in-place change: graphs recorded before it must not backward.
+                    increment_version(p)
         self._step_count += 1
 
     def _apply(
